@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .layers import ensemble_size
 from .symmetrize import reseed

@@ -1,0 +1,58 @@
+# Two commands: `make book` (HTML in _build/html) and `make test`. Both create .venv if missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Chapter order matters only for the last one: reproducibility collects the others' records.
+CHAPTERS := toolkit
+EXECUTED := $(CHAPTERS:%=book/%.ipynb)
+SYMLIB := $(shell find symlib -name '*.py')
+BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md) book/references.bib
+# --all: pages glue values from other chapters, a dependency Sphinx's incremental build cannot see.
+JB := $(VENV)/bin/jupyter-book build -W -n --keep-going --all
+
+.PHONY: book test check-book chapter clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	touch $@
+
+book/%.ipynb: book/src/%.ipynb book/params.yaml book/execute.py $(SYMLIB) | $(STAMP)
+	$(PY) book/execute.py $*
+
+book/reproducibility.ipynb: book/src/reproducibility.ipynb $(EXECUTED) book/execute.py | $(STAMP)
+	$(PY) book/execute.py reproducibility --force
+
+book: _build/html/.built
+	@echo "The book is in _build/html: python -m http.server -d _build/html"
+
+_build/html/.built: $(EXECUTED) book/reproducibility.ipynb $(BOOK_INPUTS) | $(STAMP)
+	$(JB) .
+	touch $@
+
+# One chapter with other parameters, e.g. make chapter NAME=averaging ARGS="-p seeds 3"
+chapter: $(STAMP)
+	$(PY) book/execute.py $(NAME) --force $(ARGS)
+
+# Library tests and nbval over every chapter source (quick defaults), then the quick book in a browser.
+test: $(STAMP)
+	$(PY) -m pytest
+	$(MAKE) --no-print-directory check-book
+
+# A test-sized build in _build/quick (quick parameters), opened page by page in headless Chromium.
+check-book: $(STAMP)
+	rm -rf _build/quick-src
+	mkdir -p _build/quick-src/book
+	cp _config.yml _toc.yml _build/quick-src/
+	cp book/*.md book/references.bib _build/quick-src/book/
+	for c in $(CHAPTERS) reproducibility; do $(PY) book/execute.py $$c --quick --force --out _build/quick-src/book; done
+	$(JB) _build/quick-src --path-output _build/quick
+	BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_rendered_book.py -p no:randomly
+
+clean:
+	rm -rf _build book/*.ipynb book/_results book/_cache
