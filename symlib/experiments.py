@@ -66,6 +66,7 @@ class Config:
     steps: int = 1000
     batch_size: int = 32
     lr: float = 1e-3
+    schedule: str = "constant"
     seeds: tuple[int, ...] = (0,)
     test_size: int = 20_000
     eval_every: int | None = None
@@ -126,7 +127,7 @@ def run(config: Config, num_threads: int | None = None, progress: bool | None = 
                          f"expected {len(config.seeds)}")
     history = train.fit(model, make_task(config), steps=config.steps, batch_size=config.batch_size, lr=config.lr,
                         train_size=config.train_size, test_size=config.test_size, eval_every=config.eval_every,
-                        seeds=config.seeds, loss=config.loss, num_threads=num_threads, progress=progress)
+                        seeds=config.seeds, loss=config.loss, schedule=config.schedule, num_threads=num_threads, progress=progress)
     history["bayes_accuracy"] = make_task(config).bayes_accuracy()
     fields = pd.DataFrame([config.fields()] * len(history))
     return pd.concat([fields, history], axis=1)
@@ -197,15 +198,17 @@ def _cached(config: Config, cache_dir: Path) -> bool:
     return _load(path, config) is not None
 
 
-def sweep(configs: list[Config], cache_dir: str | os.PathLike, n_jobs: int = -1, client=None,
+def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLike, n_jobs: int = -1, client=None,
           progress: bool | None = None) -> pd.DataFrame:
     """Run every config (cached ones are read, not retrained); return their histories concatenated.
 
+    configs: a list, or a dict {label: config} whose labels become a "label" column.
     n_jobs: joblib workers on this machine (-1: one per core), each with one torch thread.
     client: a ``dask.distributed.Client``; the missing runs then go to its cluster instead.
     """
     cache_dir = Path(cache_dir)
-    configs = list(configs)
+    labels = list(configs) if isinstance(configs, dict) else None
+    configs = list(configs.values()) if isinstance(configs, dict) else list(configs)
     if not all(isinstance(c, Config) for c in configs):
         raise TypeError("configs must all be symlib.experiments.Config")
     missing = list(dict.fromkeys(c for c in configs if not _cached(c, cache_dir)))
@@ -218,7 +221,10 @@ def sweep(configs: list[Config], cache_dir: str | os.PathLike, n_jobs: int = -1,
                 joblib.delayed(run_cached)(c, cache_dir, 1) for c in missing)
             for _ in tqdm(jobs, total=len(missing), disable=not progress, desc="sweep"):
                 pass
-    return pd.concat([run_cached(c, cache_dir) for c in configs], ignore_index=True)
+    histories = [run_cached(c, cache_dir) for c in configs]
+    if labels is not None:
+        histories = [h.assign(label=label) for h, label in zip(histories, labels)]
+    return pd.concat(histories, ignore_index=True)
 
 
 def _git(*args: str) -> str | None:
@@ -260,12 +266,12 @@ class Chapter:
         return record
 
 
-def require(name: str, value, kind: type | tuple[type, ...], *, low=None, choices=None, each=None):
+def require(name: str, value, kind: type | tuple[type, ...], *, low=None, choices=None, each=None) -> None:
     """Validate one chapter parameter; raise ValueError naming it, what was expected and what came.
 
     kind: the expected type(s) (bool is never accepted as a number); low: inclusive minimum;
     choices: allowed values; each: for a list, the type every element must have (and ``low``
-    then applies to the elements). Returns the value, so cells can write ``x = require("x", x, int)``.
+    then applies to the elements).
     """
     def bad(expected: str):
         raise ValueError(f"parameter {name!r} must be {expected}, got {value!r}")
@@ -285,4 +291,3 @@ def require(name: str, value, kind: type | tuple[type, ...], *, low=None, choice
         bad(f">= {low}" + (" (each element)" if each is not None else ""))
     if choices is not None and any(v not in choices for v in items):
         bad(f"one of {choices}")
-    return value

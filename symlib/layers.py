@@ -22,7 +22,7 @@ from torch import nn
 __all__ = ["PermEquivariantLinear", "PermInvariantLinear", "DenseSetLinear", "ensemble_size"]
 
 _REDUCTIONS = ("mean", "sum")
-_INITS = ("default", "original")
+_INITS = ("default", "original", "scaled_normal")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -72,6 +72,8 @@ class _SetLayer(nn.Module):
             shape = (self.ensemble_size, *shape)
         if self.init == "original":
             return nn.Parameter(torch.randn(shape))
+        if self.init == "scaled_normal":  # with "sum": the original mean layer's function at init
+            return nn.Parameter(torch.randn(shape) / (self.in_channels if reduced else 1))
         if reduced and self.reduction == "mean":
             bound *= self.in_channels
         return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
@@ -129,6 +131,8 @@ class PermEquivariantLinear(_SetLayer):
     +-1/in_channels so their channel sum has nn.Linear's bias scale), widened by in_channels
     under ``reduction="mean"``: at initialization "mean" and "sum" compute the same function,
     which is why the original's averaging fix is really a change of initialization scale.
+    ``init="scaled_normal"`` draws N(0, 1) / in_channels: with ``reduction="sum"`` that is exactly
+    the function an ``init="original"``, ``reduction="mean"`` layer computes at initialization.
     ``set_size`` (optional, the typical n) shrinks the pooled weights ``beta`` by 1/n in the default
     init; the layer still accepts sets of any size.
     """

@@ -9,24 +9,45 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["summarize", "curves", "final"]
+__all__ = ["summarize", "interval", "paired_difference", "verdict", "curves", "final"]
 
 
 def final(history: pd.DataFrame) -> pd.DataFrame:
-    """The last evaluation of every run and seed."""
-    last = history.groupby([c for c in history.columns if c in ("approach", "config_id")] + ["seed"], dropna=False)
-    return history.loc[history.index.isin(last["step"].idxmax())] if len(history) else history
+    """The last evaluation of every run (``fit`` always evaluates its last step)."""
+    return history[history["step"] == history["steps"]]
+
+
+def interval(values: pd.Series, level: float = 0.95) -> pd.Series:
+    """Mean and Student-t confidence interval of independent values (e.g. one per seed)."""
+    x = pd.Series(values).dropna()
+    n, mean = len(x), x.mean()
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+    return pd.Series({"mean": mean, "low": mean - half, "high": mean + half, "seeds": n})
 
 
 def summarize(df: pd.DataFrame, by: Sequence[str], value: str = "test_accuracy", level: float = 0.95) -> pd.DataFrame:
     """Mean, Student-t interval (over seeds) and count of ``value`` for each group of ``by``."""
-    def interval(x: pd.Series) -> pd.Series:
-        x = x.dropna()
-        n, mean = len(x), x.mean()
-        half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-        return pd.Series({"mean": mean, "low": mean - half, "high": mean + half, "seeds": n})
+    return df.groupby(list(by), dropna=False)[value].apply(interval, level=level).unstack().reset_index()
 
-    return df.groupby(list(by), dropna=False)[value].apply(interval).unstack().reset_index()
+
+def paired_difference(df: pd.DataFrame, column: str, a, b, value: str = "test_accuracy",
+                      pair: str = "seed") -> pd.Series:
+    """value(a) - value(b), paired by ``pair`` (same seed: same data stream and initial draw), with its interval."""
+    table = df.pivot_table(index=pair, columns=column, values=value)
+    for name in (a, b):
+        if name not in table:
+            raise ValueError(f"{column}={name!r} is not in the results; have {list(table.columns)}")
+    return interval(table[a] - table[b])
+
+
+def verdict(diff: pd.Series, a: str, b: str) -> str:
+    """A sentence that states a direction only where the interval of ``a - b`` excludes zero."""
+    if diff["low"] > 0:
+        return f"**{a}** beats **{b}** by {diff['mean']:.1%} (95% interval {diff['low']:.1%} to {diff['high']:.1%})"
+    if diff["high"] < 0:
+        return f"**{b}** beats **{a}** by {-diff['mean']:.1%} (95% interval {-diff['high']:.1%} to {-diff['low']:.1%})"
+    return (f"**{a}** and **{b}** cannot be told apart: {diff['mean']:+.1%} "
+            f"(95% interval {diff['low']:+.1%} to {diff['high']:+.1%})")
 
 
 def curves(summary: pd.DataFrame, x: str, hue: str, ax: plt.Axes | None = None, bayes: float | None = None,

@@ -27,11 +27,12 @@ from tqdm import tqdm
 from .layers import ensemble_size
 from .symmetrize import reseed
 
-__all__ = ["fit", "evaluate", "LOSSES"]
+__all__ = ["fit", "evaluate", "activation_scales", "LOSSES", "SCHEDULES"]
 
 # "logits": the model returns logits, trained with BCEWithLogitsLoss (stable).
 # "probabilities": the model ends in a Sigmoid and is trained with BCELoss (the original recipe).
 LOSSES = ("logits", "probabilities")
+SCHEDULES = ("constant", "cosine")
 SATURATION = 1e-4  # p (1 - p) below this: the sigmoid passes back (almost) no gradient
 TEST_SEED = 2**31 - 1
 
@@ -92,7 +93,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "lo
                          "saturated": totals[2].numpy()})
 
 
-def _check_fit_args(model, task, steps, batch_size, lr, train_size, test_size, eval_every, loss, seeds):
+def _check_fit_args(model, task, steps, batch_size, lr, train_size, test_size, eval_every, loss, schedule, seeds):
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not hasattr(task, "sample"):
@@ -107,6 +108,8 @@ def _check_fit_args(model, task, steps, batch_size, lr, train_size, test_size, e
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     members = ensemble_size(model)
     if len(seeds) != members:
         raise ValueError(f"the model is an ensemble of {members}; seeds must have {members} entries, got {len(seeds)}")
@@ -155,7 +158,7 @@ def _grad_norms(model: nn.Module, members: int) -> torch.Tensor:
 
 def fit(model: nn.Module, task, *, steps: int, batch_size: int = 32, lr: float = 1e-3,
         train_size: int | None = None, test_size: int = 20_000, eval_every: int | None = None,
-        seed: int = 0, seeds: Sequence[int] | None = None, loss: str = "logits",
+        seed: int = 0, seeds: Sequence[int] | None = None, loss: str = "logits", schedule: str = "constant",
         num_threads: int | None = None, test_seed: int = TEST_SEED, eval_batch_size: int = 4096,
         progress: bool | None = None) -> pd.DataFrame:
     """Train ``model`` on ``task`` with Adam and return its history.
@@ -165,6 +168,7 @@ def fit(model: nn.Module, task, *, steps: int, batch_size: int = 32, lr: float =
     train_size: None draws fresh samples every batch; an int fixes a training set of that size per
       member, visited in reshuffled epochs.
     eval_every: steps between evaluations (default: steps // 10); the last step is always evaluated.
+    schedule: "constant" learning rate, or "cosine" decay to 0 over ``steps``.
     num_threads: torch threads for this call (1 per worker when runs go in parallel).
 
     Returns a DataFrame with a row per (evaluation, member): seed, member, step, samples_seen,
@@ -174,7 +178,8 @@ def fit(model: nn.Module, task, *, steps: int, batch_size: int = 32, lr: float =
     """
     seeds = [seed] if seeds is None else [int(s) for s in seeds]
     eval_every = eval_every or max(1, steps // 10)
-    members = _check_fit_args(model, task, steps, batch_size, lr, train_size, test_size, eval_every, loss, seeds)
+    members = _check_fit_args(model, task, steps, batch_size, lr, train_size, test_size, eval_every, loss, schedule,
+                              seeds)
     if progress is None:
         progress = sys.stderr.isatty()
 
@@ -183,6 +188,7 @@ def fit(model: nn.Module, task, *, steps: int, batch_size: int = 32, lr: float =
         stream = _TrainStream(task, seeds, batch_size, train_size)
         x_test, y_test = task.sample(test_size, generator=torch.Generator().manual_seed(test_seed))
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel for all parameters: the cheapest step on CPU
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps) if schedule == "cosine" else None
         criterion = _CRITERIA[loss]
         threshold = 0.0 if loss == "logits" else 0.5
         log: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
@@ -197,6 +203,8 @@ def fit(model: nn.Module, task, *, steps: int, batch_size: int = 32, lr: float =
             member_loss.sum().backward()  # members' parameters are disjoint: each gets its own gradient
             log.append((member_loss.detach(), ((out.detach() > threshold) == y).sum(dim=1), _grad_norms(model, members)))
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             seconds += time.perf_counter() - start
             if step % eval_every == 0 or step == steps:
                 train_loss, correct, norms = (torch.stack(t).double().mean(dim=0).numpy() for t in zip(*log))
@@ -210,3 +218,22 @@ def fit(model: nn.Module, task, *, steps: int, batch_size: int = 32, lr: float =
                 }))
         model.eval()
     return pd.concat(rows, ignore_index=True)
+
+
+@torch.no_grad()
+def activation_scales(model: nn.Module, x: torch.Tensor) -> pd.DataFrame:
+    """Standard deviation and largest magnitude of every direct submodule's output on x.
+
+    x: (batch, n, c). For a Sequential this is the scale of the signal after each layer.
+    """
+    rows, hooks = [], []
+    for i, (name, module) in enumerate(model.named_children()):
+        hooks.append(module.register_forward_hook(
+            lambda mod, inp, out, i=i, name=name: rows.append(
+                {"layer": i, "module": type(mod).__name__, "std": out.std().item(), "max_abs": out.abs().max().item()})))
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return pd.DataFrame(rows)
