@@ -16,28 +16,30 @@ __all__ = ["equivariance_error", "check_equivariance"]
 
 
 def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor], group: PermutationGroup, x: torch.Tensor,
-                       invariant: bool = False) -> torch.Tensor:
-    """Largest |f(act(x, g)) - act(f(x), g)| per generator g (or |f(act(x, g)) - f(x)| if invariant).
+                       invariant: bool = False, in_order: int = 1, out_order: int = 1) -> torch.Tensor:
+    """Largest |f(g x) - g f(x)| per generator g (or |f(g x) - f(x)| if invariant, i.e. out_order 0).
 
-    x: (batch, n, channels), permuted along dim 1. Returns a float tensor (num_generators,).
+    x: (batch, n, channels), permuted along dim 1; or of tensor order ``in_order`` (batch, n, n, c)
+    for 2, (batch, c) for 0. The output is acted on as a tensor of order ``out_order``.
+    Returns a float tensor (num_generators,).
     """
     if not isinstance(group, PermutationGroup):
         raise TypeError(f"group must be a PermutationGroup, got {type(group).__name__}")
-    if x.ndim < 2 or x.shape[1] != group.n:
-        raise ValueError(f"x must have shape (batch, {group.n}, ...) for this group, got {tuple(x.shape)}")
+    if in_order and (x.ndim < in_order + 1 or any(s != group.n for s in x.shape[1:in_order + 1])):
+        raise ValueError(f"x must have {in_order} axes of size {group.n} after the batch, got {tuple(x.shape)}")
+    out_order = 0 if invariant else out_order
     with torch.no_grad():
         fx = f(x)
         errors = []
         for g in group.generators:
-            expected = fx if invariant else act(fx, g)
-            errors.append((f(act(x, g)) - expected).abs().max())
+            errors.append((f(act(x, g, in_order)) - act(fx, g, out_order)).abs().max())
     return torch.stack(errors) if errors else torch.zeros(0, dtype=x.dtype)
 
 
 def check_equivariance(f: Callable[[torch.Tensor], torch.Tensor], group: PermutationGroup, x: torch.Tensor,
-                       invariant: bool = False, atol: float = 1e-10) -> float:
+                       invariant: bool = False, atol: float = 1e-10, in_order: int = 1, out_order: int = 1) -> float:
     """Raise AssertionError unless f is equivariant (invariant) under every generator; return the max error."""
-    errors = equivariance_error(f, group, x, invariant)
+    errors = equivariance_error(f, group, x, invariant, in_order, out_order)
     worst = float(errors.max()) if len(errors) else 0.0
     if worst > atol:
         kind = "invariant" if invariant else "equivariant"

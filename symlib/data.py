@@ -13,7 +13,8 @@ import math
 import torch
 from scipy import stats
 
-__all__ = ["GaussianVarianceTask", "bayes_accuracy", "bayes_predict", "bayes_threshold"]
+__all__ = ["GaussianVarianceTask", "GaussianCovarianceTask", "ring_task", "pair_task", "bayes_accuracy", "bayes_predict",
+           "bayes_threshold"]
 
 
 def _check_dims(n, d) -> None:
@@ -97,3 +98,105 @@ class GaussianVarianceTask:
 
     def bayes_predict(self, x: torch.Tensor) -> torch.Tensor:
         return bayes_predict(x, self.var0, self.var1)
+
+
+class GaussianCovarianceTask:
+    """Zero-mean Gaussian sets: class 0 ~ N(0, I), class 1 ~ N(0, cov) on the flattened (n, d) set.
+
+    The optimal classifier is the quadratic discriminant
+    ``log p1(x) - log p0(x) = -x^T (cov^-1 - I) x / 2 - log det(cov) / 2``; its accuracy has no closed
+    form here, so ``bayes_accuracy()`` is a Monte Carlo estimate (fixed seed, ``bayes_samples``
+    draws) and ``bayes_accuracy_se`` its standard error.
+
+    cov: (n*d, n*d), symmetric positive definite, indexed by ``i * d + c`` (element i, coordinate c).
+    """
+
+    def __init__(self, cov: torch.Tensor, n: int, d: int, name: str = "gaussian covariance",
+                 bayes_samples: int = 400_000) -> None:
+        _check_dims(n, d)
+        cov = torch.as_tensor(cov, dtype=torch.float64)
+        if cov.shape != (n * d, n * d):
+            raise ValueError(f"cov must have shape ({n * d}, {n * d}) for n={n}, d={d}, got {tuple(cov.shape)}")
+        if not torch.allclose(cov, cov.T):
+            raise ValueError("cov must be symmetric")
+        chol, info = torch.linalg.cholesky_ex(cov)
+        if info != 0:
+            raise ValueError("cov must be positive definite (Cholesky failed)")
+        self.n, self.d, self.name = n, d, name
+        self.cov, self.chol = cov, chol
+        self.precision_minus_identity = torch.cholesky_inverse(chol) - torch.eye(n * d, dtype=torch.float64)
+        self.log_det = 2 * torch.log(torch.diagonal(chol)).sum().item()
+        self.bayes_samples = bayes_samples
+        self._bayes = None
+
+    def __repr__(self) -> str:
+        return f"GaussianCovarianceTask({self.name}, n={self.n}, d={self.d})"
+
+    @property
+    def channels(self) -> int:
+        return self.d
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (batch, n, d) float32, y: (batch,) float32."""
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        y = torch.randint(0, 2, (batch_size,), generator=generator).float()
+        z = torch.randn(batch_size, self.n * self.d, generator=generator, dtype=torch.float64)
+        correlated = z @ self.chol.T
+        x = torch.where(y.bool()[:, None], correlated, z)
+        return x.reshape(batch_size, self.n, self.d).float(), y
+
+    def bayes_predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The optimal logit, log p(x | y=1) - log p(x | y=0). x: (batch, n, d) -> (batch,)."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 3 or tuple(x.shape[1:]) != (self.n, self.d):
+            raise ValueError(f"x must have shape (batch, {self.n}, {self.d}), got {tuple(getattr(x, 'shape', ()))}")
+        flat = x.reshape(len(x), -1).double()
+        quad = ((flat @ self.precision_minus_identity) * flat).sum(dim=1)
+        return (-0.5 * quad - 0.5 * self.log_det).to(x.dtype)
+
+    def bayes_accuracy(self) -> float:
+        if self._bayes is None:
+            x, y = self.sample(self.bayes_samples, generator=torch.Generator().manual_seed(12345))
+            acc = ((self.bayes_predict(x) > 0).float() == y).double().mean().item()
+            self._bayes = (acc, math.sqrt(acc * (1 - acc) / self.bayes_samples))
+        return self._bayes[0]
+
+    @property
+    def bayes_accuracy_se(self) -> float:
+        self.bayes_accuracy()
+        return self._bayes[1]
+
+
+def _check_rho(rho, bound: float) -> float:
+    if not isinstance(rho, (int, float)) or isinstance(rho, bool) or not abs(rho) < bound:
+        raise ValueError(f"rho must be a number with |rho| < {bound}, got {rho!r}")
+    return float(rho)
+
+
+def ring_task(n: int, d: int, rho: float) -> GaussianCovarianceTask:
+    """Class 1: each element correlates (rho) with its two neighbours around a ring, coordinate by coordinate.
+
+    Its symmetries are the dihedral group D_n (rotations and reflections of the ring), not S_n.
+    """
+    _check_dims(n, d)
+    if n < 3:
+        raise ValueError(f"a ring needs n >= 3 elements, got {n}")
+    rho = _check_rho(rho, 0.5)  # |rho| < 1/2 keeps I + rho (P + P^T) positive definite
+    shift = torch.roll(torch.eye(n, dtype=torch.float64), 1, dims=1)
+    ring = torch.eye(n, dtype=torch.float64) + rho * (shift + shift.T)
+    return GaussianCovarianceTask(torch.kron(ring, torch.eye(d, dtype=torch.float64)), n, d, name=f"ring rho={rho}")
+
+
+def pair_task(n: int, d: int, rho: float) -> GaussianCovarianceTask:
+    """Class 1: within every element, coordinates 0 and 1 correlate (rho); elements are independent.
+
+    Its symmetries include all of S_n (elements are exchangeable), but an element's coordinates
+    must be read together: sorting each coordinate separately destroys the signal.
+    """
+    _check_dims(n, d)
+    if d < 2:
+        raise ValueError(f"pair_task needs d >= 2 coordinates, got {d}")
+    rho = _check_rho(rho, 1.0)
+    block = torch.eye(d, dtype=torch.float64)
+    block[0, 1] = block[1, 0] = rho
+    return GaussianCovarianceTask(torch.kron(torch.eye(n, dtype=torch.float64), block), n, d, name=f"pair rho={rho}")

@@ -55,6 +55,7 @@ class Config:
     d: int = 5
     var0: float = 1.0
     var1: float = 0.8
+    rho: float = 0.0
     width: int = 10
     group: str = "symmetric"
     samples: int = 1
@@ -91,11 +92,19 @@ class Config:
         return out
 
 
-TASKS = {"gaussian_variance": lambda c: data.GaussianVarianceTask(c.n, c.d, c.var0, c.var1)}
+TASKS = {"gaussian_variance": lambda c: data.GaussianVarianceTask(c.n, c.d, c.var0, c.var1),
+         "ring": lambda c: data.ring_task(c.n, c.d, c.rho),
+         "pair": lambda c: data.pair_task(c.n, c.d, c.rho)}
 
 
 def make_task(config: Config):
-    return TASKS[config.task](config)
+    """The config's task, built once per set of task fields (a Monte Carlo optimum is computed once)."""
+    return _task(config.task, config.n, config.d, config.var0, config.var1, config.rho)
+
+
+@cache
+def _task(name: str, n: int, d: int, var0: float, var1: float, rho: float):
+    return TASKS[name](Config(task=name, n=n, d=d, var0=var0, var1=var1, rho=rho))
 
 
 def build_model(config: Config) -> torch.nn.Module:

@@ -100,15 +100,26 @@ def check_perm(perm: torch.Tensor, n: int, name: str = "perm") -> torch.Tensor:
     return perm
 
 
-def act(x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+def act(x: torch.Tensor, perm: torch.Tensor, order: int = 1) -> torch.Tensor:
     """Permute the set axis: ``out[:, i] = x[:, perm[i]]``.
 
     x: (batch, n, *channels); perm: (n,) shared by the batch, or (batch, n) one per sample.
-    Returns a tensor shaped like x.
+    ``order`` > 1 permutes dims 1..order together, for tensors such as (batch, n, n, c) (order 2,
+    shared perm only); ``order=0`` leaves x unchanged. Returns a tensor shaped like x.
     """
+    if order == 0:
+        return x
+    if not isinstance(order, int) or order < 0 or x.ndim < order + 1:
+        raise ValueError(f"order must be an int in [0, x.ndim - 1], got {order!r} for x of shape {tuple(x.shape)}")
     if x.ndim < 2:
         raise ValueError(f"x must have shape (batch, n, ...), got {tuple(x.shape)}")
     perm = check_perm(perm, x.shape[1])
+    if order > 1:
+        if perm.ndim != 1:
+            raise ValueError(f"order {order} takes one shared perm of shape (n,), got {tuple(perm.shape)}")
+        for dim in range(1, order + 1):
+            x = x.index_select(dim, perm)
+        return x
     if perm.ndim == 1:
         return x[:, perm]
     if perm.shape[0] != x.shape[0]:

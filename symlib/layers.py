@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["PermEquivariantLinear", "PermInvariantLinear", "DenseSetLinear", "ensemble_size"]
+__all__ = ["PermEquivariantLinear", "PermInvariantLinear", "DenseSetLinear", "GroupEquivariantLinear", "ensemble_size"]
 
 _REDUCTIONS = ("mean", "sum")
 _INITS = ("default", "original", "scaled_normal")
@@ -208,3 +208,60 @@ class DenseSetLinear(_SetLayer):
 
     def extra_repr(self) -> str:
         return f"features {self.in_features}->{self.out_features}, " + super().extra_repr()
+
+
+class GroupEquivariantLinear(_SetLayer):
+    """The most general G-equivariant linear layer between tensors of orders k and l, for any group G.
+
+    One weight per (orbit of G on [n]^{l+k}, in channel, out channel) and one bias per (orbit of G
+    on [n]^l, out channel); see ``symlib.bases``. Orders: 0 is a vector (batch, c), 1 a set
+    (batch, n, c), 2 a matrix such as a graph (batch, n, n, c). For ``symmetric(n)`` with orders
+    1 -> 1 it spans the same functions as ``PermEquivariantLinear`` (two weights per channel pair);
+    for a smaller group it has more (C_n: one weight per offset around the ring).
+
+    The dense kernel is assembled from the orbit weights by one gather, then applied as one matmul.
+    """
+
+    def __init__(self, group, in_channels: int, out_channels: int, in_order: int = 1, out_order: int = 1,
+                 init: str = "default", ensemble_size: int = 1) -> None:
+        from .bases import tuple_orbits  # layers depend on bases only here
+
+        super().__init__(in_channels, out_channels, "sum", init, ensemble_size)
+        for name, value in (("in_order", in_order), ("out_order", out_order)):
+            if value not in (0, 1, 2):
+                raise ValueError(f"{name} must be 0, 1 or 2, got {value!r}")
+        self.group, self.in_order, self.out_order = group, in_order, out_order
+        self.n = group.n
+        ids, self.num_orbits = tuple_orbits(group, out_order + in_order)
+        bias_ids, self.num_bias_orbits = tuple_orbits(group, out_order)
+        self.register_buffer("orbit_ids", ids.reshape(self.n ** out_order, self.n ** in_order), persistent=False)
+        self.register_buffer("bias_ids", bias_ids.reshape(-1), persistent=False)
+        bound = 1 / (in_channels * self.n ** in_order) ** 0.5
+        self.weight = self._param(self.num_orbits, in_channels, out_channels, bound=bound)
+        self.bias = self._param(self.num_bias_orbits, out_channels, bound=bound)
+
+    def kernel(self) -> torch.Tensor:
+        """The dense matrix (..., n^k * in, n^l * out) that the orbit weights define."""
+        w = self.weight[..., self.orbit_ids, :, :]  # (..., n^l, n^k, in, out)
+        w = w.movedim(-4, -2)  # (..., n^k, in, n^l, out)
+        return w.flatten(-4, -3).flatten(-2, -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        expected = (self.n,) * self.in_order + (self.in_channels,)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.ndim != 1 + len(expected) or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"GroupEquivariantLinear expects x of shape (batch, {', '.join(map(str, expected))}), "
+                             f"got {tuple(x.shape)}")
+        if x.shape[0] % self.ensemble_size:
+            raise ValueError(f"batch {x.shape[0]} is not a multiple of ensemble_size={self.ensemble_size}")
+        batch = x.shape[0]
+        y = self._matmul(x.reshape(batch, 1, -1), self.kernel()).reshape(batch, -1, self.out_channels)
+        bias = self.bias[..., self.bias_ids, :]  # (..., n^l, out)
+        if self.ensemble_size > 1:
+            bias = bias.repeat_interleave(batch // self.ensemble_size, dim=0)
+        return (y + bias).reshape(batch, *(self.n,) * self.out_order, self.out_channels)
+
+    def extra_repr(self) -> str:
+        return (f"{self.group.name}, orders {self.in_order}->{self.out_order}, {self.num_orbits} orbit weights per "
+                f"channel pair, " + super().extra_repr())

@@ -12,6 +12,7 @@ sort_coords    SortCoordinates(dense): each coordinate sorted on its own (not a 
 sampled        SampledGroupAverage(dense, G, samples, eval_samples)
 average        GroupAverage(dense, G): exact, for groups small enough to enumerate
 augment        Augment(dense, G): random group elements in training only
+orbit          intrinsic for any G: GroupEquivariantLinear layers (orbit bases), invariant read-out
 =============  ==============================================================================
 """
 
@@ -21,11 +22,11 @@ from torch import nn
 
 from . import groups as groups_mod
 from . import symmetrize
-from .layers import DenseSetLinear, PermEquivariantLinear, PermInvariantLinear
+from .layers import DenseSetLinear, GroupEquivariantLinear, PermEquivariantLinear, PermInvariantLinear
 
 __all__ = ["APPROACHES", "deepsets", "dense", "build", "make_group"]
 
-APPROACHES = ("deepsets", "dense", "canonical", "sort_coords", "sampled", "average", "augment")
+APPROACHES = ("deepsets", "dense", "canonical", "sort_coords", "sampled", "average", "augment", "orbit")
 
 
 def deepsets(d: int, width: int = 10, reduction: str = "mean", init: str = "default",
@@ -49,6 +50,15 @@ def dense(n: int, d: int, width: int = 10, reduction: str = "mean", init: str = 
                          nn.ReLU(), DenseSetLinear(width, 1, n, 1, **kw))
 
 
+def orbit_net(group: groups_mod.PermutationGroup, d: int, width: int = 10, init: str = "default",
+              ensemble_size: int = 1) -> nn.Sequential:
+    """DeepSets' shape for any group: two G-equivariant orbit-basis layers and a G-invariant read-out."""
+    kw = dict(init=init, ensemble_size=ensemble_size)
+    return nn.Sequential(GroupEquivariantLinear(group, d, width, **kw), nn.ReLU(),
+                         GroupEquivariantLinear(group, width, width, **kw), nn.ReLU(),
+                         GroupEquivariantLinear(group, width, 1, out_order=0, **kw))
+
+
 def make_group(name: str, n: int) -> groups_mod.PermutationGroup:
     """A group by name: 'symmetric', 'alternating', 'cyclic', 'dihedral' or 'trivial'."""
     makers = {"symmetric": groups_mod.symmetric, "alternating": groups_mod.alternating,
@@ -65,6 +75,9 @@ def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetri
         raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
     if approach == "deepsets":
         return deepsets(d, width, ensemble_size=ensemble_size, set_size=n, **layer_kw)
+    if approach == "orbit":
+        layer_kw.pop("reduction", None)  # orbit layers sum; their init is fan-in scaled by construction
+        return orbit_net(make_group(group, n), d, width, ensemble_size=ensemble_size, **layer_kw)
     base = dense(n, d, width, ensemble_size=ensemble_size, **layer_kw)
     if approach == "dense":
         return base

@@ -19,6 +19,7 @@ which is how ``symlib.train.fit`` makes a run reproducible from its seed.
 from __future__ import annotations
 
 import torch
+import torch.utils.checkpoint
 from torch import nn
 
 from .groups import PermutationGroup, act, DEFAULT_MAX_ELEMENTS
@@ -110,19 +111,22 @@ def _average_over(model: nn.Module, x: torch.Tensor, perms: torch.Tensor) -> tor
 class GroupAverage(nn.Module):
     """The exact group average ``mean_{g in G} model(act(x, g))``: G-invariant for any model.
 
-    Elements are processed ``chunk_size`` at a time, so peak activation memory is that of
-    ``batch * chunk_size`` model inputs, whatever |G|. A group larger than ``max_elements``
-    is refused with a pointer to ``SampledGroupAverage``.
+    Elements are processed ``chunk_size`` at a time, so the peak memory of a forward pass is that of
+    ``batch * chunk_size`` model inputs, whatever |G|. In training, autograd would still keep every
+    chunk's activations for the backward pass; ``checkpoint=True`` recomputes each chunk in the
+    backward pass instead (one more forward), so training memory is bounded by one chunk too.
+    A group larger than ``max_elements`` is refused with a pointer to ``SampledGroupAverage``.
     """
 
     def __init__(self, model: nn.Module, group: PermutationGroup, chunk_size: int = 256,
-                 max_elements: int = DEFAULT_MAX_ELEMENTS) -> None:
+                 max_elements: int = DEFAULT_MAX_ELEMENTS, checkpoint: bool = False) -> None:
         super().__init__()
         self.model = _check_module(model)
         self.group = _check_group(group)
         if not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
         self.chunk_size = chunk_size
+        self.checkpoint = checkpoint
         if group.order() > max_elements:
             raise ValueError(
                 f"GroupAverage over {group.name} needs all {group.order()} elements (> max_elements={max_elements}); "
@@ -133,8 +137,13 @@ class GroupAverage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_set_input(x, self.group.n)
         total = None
+        recompute = self.checkpoint and torch.is_grad_enabled()
         for chunk in self.elements.split(self.chunk_size):
-            part = _average_over(self.model, x, chunk) * (len(chunk) / len(self.elements))
+            if recompute:
+                part = torch.utils.checkpoint.checkpoint(_average_over, self.model, x, chunk, use_reentrant=False)
+            else:
+                part = _average_over(self.model, x, chunk)
+            part = part * (len(chunk) / len(self.elements))
             total = part if total is None else total + part
         return total
 
