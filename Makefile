@@ -52,7 +52,7 @@ check-book: $(STAMP)
 	cp book/*.md book/references.bib _build/quick-src/book/
 	for c in $(CHAPTERS) reproducibility; do $(PY) book/execute.py $$c --quick --force --out _build/quick-src/book; done
 	$(JB) _build/quick-src --path-output _build/quick
-	BOOK_HTML=_build/quick/_build/html $(PY) -m pytest tests/test_rendered_book.py -p no:randomly
+	BOOK_HTML=_build/quick/_build/html BOOK_ROOT=_build/quick-src $(PY) -m pytest tests/test_rendered_book.py
 
 clean:
 	rm -rf _build book/*.ipynb book/_results book/_cache

@@ -67,7 +67,19 @@ def bayes_predict(x: torch.Tensor, var0: float = 1.0, var1: float = 0.8) -> torc
     return 0.5 * dof * math.log(var0 / var1) + 0.5 * t * (1 / var0 - 1 / var1)
 
 
-class GaussianVarianceTask:
+class _BinarySetTask:
+    """Shared by the tasks: n points in R^d per set, a label y ~ Bernoulli(1/2) per set."""
+
+    n: int
+    d: int
+
+    def _labels(self, batch_size: int, generator: torch.Generator | None) -> torch.Tensor:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        return torch.randint(0, 2, (batch_size,), generator=generator).float()
+
+
+class GaussianVarianceTask(_BinarySetTask):
     """Sets of n points in R^d from N(0, var_y I); label y ~ Bernoulli(1/2).
 
     ``sample(batch)`` returns ``x: (batch, n, d)`` float32 and ``y: (batch,)`` float32 in {0, 1}.
@@ -81,14 +93,8 @@ class GaussianVarianceTask:
     def __repr__(self) -> str:
         return f"GaussianVarianceTask(n={self.n}, d={self.d}, var0={self.var0}, var1={self.var1})"
 
-    @property
-    def channels(self) -> int:
-        return self.d
-
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        y = torch.randint(0, 2, (batch_size,), generator=generator).float()
+        y = self._labels(batch_size, generator)
         std = torch.where(y.bool(), math.sqrt(self.var1), math.sqrt(self.var0))
         x = torch.randn(batch_size, self.n, self.d, generator=generator) * std[:, None, None]
         return x, y
@@ -100,7 +106,7 @@ class GaussianVarianceTask:
         return bayes_predict(x, self.var0, self.var1)
 
 
-class GaussianCovarianceTask:
+class GaussianCovarianceTask(_BinarySetTask):
     """Zero-mean Gaussian sets: class 0 ~ N(0, I), class 1 ~ N(0, cov) on the flattened (n, d) set.
 
     The optimal classifier is the quadratic discriminant
@@ -132,15 +138,9 @@ class GaussianCovarianceTask:
     def __repr__(self) -> str:
         return f"GaussianCovarianceTask({self.name}, n={self.n}, d={self.d})"
 
-    @property
-    def channels(self) -> int:
-        return self.d
-
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (batch, n, d) float32, y: (batch,) float32."""
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        y = torch.randint(0, 2, (batch_size,), generator=generator).float()
+        y = self._labels(batch_size, generator)
         z = torch.randn(batch_size, self.n * self.d, generator=generator, dtype=torch.float64)
         correlated = z @ self.chol.T
         x = torch.where(y.bool()[:, None], correlated, z)

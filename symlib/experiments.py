@@ -39,7 +39,7 @@ from tqdm import tqdm
 from . import data, models, train
 from .layers import ensemble_size
 
-__all__ = ["Config", "build_model", "make_task", "run", "run_cached", "sweep", "cache_key", "atomic_write",
+__all__ = ["Config", "build_model", "make_task", "run", "run_cached", "sweep", "cache_key", "cache_path", "atomic_write",
            "save_table", "Chapter", "versions", "TASKS", "require"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -192,8 +192,15 @@ def _load(path: Path, config: Config) -> pd.DataFrame | None:
         return None
 
 
-def run_cached(config: Config, cache_dir: str | os.PathLike, num_threads: int | None = None) -> pd.DataFrame:
-    path = Path(cache_dir) / f"{cache_key(config)}.pkl"
+def cache_path(config: Config, cache_dir: str | os.PathLike) -> Path:
+    return Path(cache_dir) / f"{cache_key(config)}.pkl"
+
+
+def run_cached(config: Config, cache_dir: str | os.PathLike, num_threads: int | None = None,
+               path: Path | None = None) -> pd.DataFrame:
+    """``run``, read from or written to the cache. ``path`` overrides the entry's location: a sweep
+    passes the one its own process computed, so workers that import symlib later agree with it."""
+    path = path or cache_path(config, cache_dir)
     history = _load(path, config)
     if history is None:
         history = run(config, num_threads=num_threads, progress=False)
@@ -203,8 +210,7 @@ def run_cached(config: Config, cache_dir: str | os.PathLike, num_threads: int | 
 
 
 def _cached(config: Config, cache_dir: Path) -> bool:
-    path = cache_dir / f"{cache_key(config)}.pkl"
-    return _load(path, config) is not None
+    return _load(cache_path(config, cache_dir), config) is not None
 
 
 def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLike, n_jobs: int = -1, client=None,
@@ -227,7 +233,7 @@ def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLik
         backend = joblib.parallel_config(backend="dask") if client is not None else nullcontext()
         with backend:
             jobs = joblib.Parallel(n_jobs=1 if len(missing) == 1 else n_jobs, return_as="generator")(
-                joblib.delayed(run_cached)(c, cache_dir, 1) for c in missing)
+                joblib.delayed(run_cached)(c, cache_dir, 1, cache_path(c, cache_dir)) for c in missing)
             for _ in tqdm(jobs, total=len(missing), disable=not progress, desc="sweep"):
                 pass
     histories = [run_cached(c, cache_dir) for c in configs]

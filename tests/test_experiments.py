@@ -152,3 +152,13 @@ def test_paired_verdicts():
     assert plots.verdict(plots.paired_difference(df, "m", "b", "a", value="v"), "b", "a").startswith("**a** beats **b**")
     noisy = pd.DataFrame({"seed": [0, 1, 2] * 2, "m": ["a"] * 3 + ["b"] * 3, "v": [0.7, 0.6, 0.65, 0.6, 0.7, 0.65]})
     assert "cannot be told apart" in plots.verdict(plots.paired_difference(noisy, "m", "a", "b", value="v"), "a", "b")
+
+
+def test_sweep_uses_the_parents_cache_keys(tmp_path, monkeypatch):
+    # A worker that imported a different symlib source must still write where the parent will look.
+    configs = [TINY, TINY.replace(lr=2e-3)]
+    paths = {c: ex.cache_path(c, tmp_path) for c in configs}
+    ex.sweep(configs, tmp_path, n_jobs=2)
+    assert sorted(tmp_path.glob("*.pkl")) == sorted(paths.values())
+    monkeypatch.setattr(ex, "run", lambda *a, **k: pytest.fail("the parent retrained a run its workers finished"))
+    ex.sweep(configs, tmp_path, n_jobs=2)
