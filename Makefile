@@ -55,4 +55,4 @@ check-book: $(STAMP)
 	BOOK_HTML=_build/quick/_build/html BOOK_ROOT=_build/quick-src $(PY) -m pytest tests/test_rendered_book.py
 
 clean:
-	rm -rf _build book/*.ipynb book/_results book/_cache
+	rm -rf _build book/*.ipynb book/.*.tmp.ipynb book/_results book/_cache

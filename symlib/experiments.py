@@ -231,7 +231,10 @@ def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLik
         if progress is None:
             progress = sys.stderr.isatty()
         backend = joblib.parallel_config(backend="dask") if client is not None else nullcontext()
-        with backend:
+        with backend, warnings.catch_warnings():
+            # loky replaces workers that idle out or grow; their finished runs are already cached,
+            # and the notice would otherwise land in every chapter's output.
+            warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given", category=UserWarning)
             jobs = joblib.Parallel(n_jobs=1 if len(missing) == 1 else n_jobs, return_as="generator")(
                 joblib.delayed(run_cached)(c, cache_dir, 1, cache_path(c, cache_dir)) for c in missing)
             for _ in tqdm(jobs, total=len(missing), disable=not progress, desc="sweep"):

@@ -103,11 +103,10 @@ class _SetLayer(nn.Module):
         e, (eb, m, k) = w.shape[0], x.shape
         return torch.bmm(x.reshape(e, (eb // e) * m, k), w).reshape(eb, m, -1)
 
-    def _bias(self, b: torch.Tensor, batch: int) -> torch.Tensor:
-        """Per-member bias (out,) or (E, out) -> broadcastable against (E*B, 1, out)."""
-        if b.ndim == 1:
-            return b
-        return b.repeat_interleave(batch // self.ensemble_size, dim=0).unsqueeze(1)
+    def _per_sample(self, t: torch.Tensor, batch: int) -> torch.Tensor:
+        """A per-member tensor (E, ...) repeated for each of the member's samples: (E*B, ...).
+        Without an ensemble the tensor is returned as it is (it broadcasts)."""
+        return t if self.ensemble_size == 1 else t.repeat_interleave(batch // self.ensemble_size, dim=0)
 
     def _reduce(self, y: torch.Tensor) -> torch.Tensor:
         return y / self.in_channels if self.reduction == "mean" else y
@@ -148,7 +147,8 @@ class PermEquivariantLinear(_SetLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         pooled = x.sum(dim=1, keepdim=True)
-        y = self._matmul(x, self.alpha) + self._matmul(pooled, self.beta) + self._bias(self.b.sum(-2), x.shape[0])
+        bias = self._per_sample(self.b.sum(-2), x.shape[0]).unsqueeze(-2)
+        y = self._matmul(x, self.alpha) + self._matmul(pooled, self.beta) + bias
         return self._reduce(y)
 
 
@@ -169,7 +169,7 @@ class PermInvariantLinear(_SetLayer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         pooled = x.sum(dim=1, keepdim=True)
-        y = self._matmul(pooled, self.alpha) + self._bias(self.b.sum(-2), x.shape[0])
+        y = self._matmul(pooled, self.alpha) + self._per_sample(self.b.sum(-2), x.shape[0]).unsqueeze(-2)
         return self._reduce(y).squeeze(1)
 
 
@@ -194,11 +194,10 @@ class DenseSetLinear(_SetLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x, n=self.in_features)
-        e, eb = self.ensemble_size, x.shape[0]
-        flat = x.reshape(eb, 1, self.in_features * self.in_channels)
-        y = self._reduce(self._matmul(flat, self._flat_weights())).reshape(eb, self.out_features, self.out_channels)
-        b = self.b if e == 1 else self.b.repeat_interleave(eb // e, dim=0)
-        return y + b
+        batch = x.shape[0]
+        flat = x.reshape(batch, 1, self.in_features * self.in_channels)
+        y = self._reduce(self._matmul(flat, self._flat_weights())).reshape(batch, self.out_features, self.out_channels)
+        return y + self._per_sample(self.b, batch)
 
     def _flat_weights(self) -> torch.Tensor:
         """weights (..., c, o, f, j) as a matrix (..., j*c, f*o) matching x.reshape(batch, n*c)."""
@@ -257,9 +256,7 @@ class GroupEquivariantLinear(_SetLayer):
             raise ValueError(f"batch {x.shape[0]} is not a multiple of ensemble_size={self.ensemble_size}")
         batch = x.shape[0]
         y = self._matmul(x.reshape(batch, 1, -1), self.kernel()).reshape(batch, -1, self.out_channels)
-        bias = self.bias[..., self.bias_ids, :]  # (..., n^l, out)
-        if self.ensemble_size > 1:
-            bias = bias.repeat_interleave(batch // self.ensemble_size, dim=0)
+        bias = self._per_sample(self.bias[..., self.bias_ids, :], batch)  # (n^l, out) or (E*B, n^l, out)
         return (y + bias).reshape(batch, *(self.n,) * self.out_order, self.out_channels)
 
     def extra_repr(self) -> str:
