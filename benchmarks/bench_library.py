@@ -69,16 +69,30 @@ def enumeration() -> None:
     print(f"3. enumerate S_8: original BFS {orig:.2f} s, symlib {ours * 1e3:.1f} ms -> {orig / ours:.0f}x (target >= 100x)")
 
 
+# Peak resident memory during one forward pass, above the process's resident size just before it:
+# a thread samples /proc/self/statm (ru_maxrss would only show the larger peak of importing torch).
 PEAK = """
-import resource, sys, torch
+import os, sys, threading, time, torch
 from symlib import groups, models, symmetrize
 torch.set_num_threads(1)
+page = os.sysconf("SC_PAGE_SIZE")
+rss = lambda: int(open("/proc/self/statm").read().split()[1]) * page
 model = symmetrize.GroupAverage(models.dense(7, 5, 10), groups.symmetric(7), chunk_size=int(sys.argv[1]))
 x = torch.randn(32, 7, 5)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with torch.no_grad():
+    model(x[:1])  # warm-up: kernels and allocator set up before the baseline
+before, peak, done = rss(), [0], threading.Event()
+def watch():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.0005)
+t = threading.Thread(target=watch)
+t.start()
 with torch.no_grad():
     model(x)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+done.set()
+t.join()
+print((max(peak[0], rss()) - before) / 2**20)
 """
 
 
