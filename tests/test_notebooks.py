@@ -2,6 +2,7 @@
 
 import ast
 import re
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -40,6 +41,14 @@ def test_source_is_clean_and_parameterized(path):
     assert set(PARAMS.get(path.stem) or {}) <= parameter_names(nb)
     # Parameters are validated right after they are set.
     assert "require(" in code[1].source
+
+
+def test_generated_files_are_not_tracked():
+    tracked = subprocess.run(["git", "ls-files", "book"], cwd=ROOT, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    generated = [f for f in tracked.stdout.split() if re.match(r"book/(_results|_cache)/|book/[^/]+\.ipynb$", f)]
+    assert not generated, f"generated files are tracked by git: {generated[:5]}"
 
 
 def test_bad_parameter_is_a_clear_error(tmp_path):
