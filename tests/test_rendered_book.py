@@ -4,7 +4,7 @@ BOOK_HTML is the built site (default _build/html) and BOOK_ROOT the book whose e
 was built from (default: the repository). Skipped, with the reason, when there is no build.
 """
 
-import json
+import html as html_lib
 import os
 import re
 import shutil
@@ -16,8 +16,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
-BOOK_ROOT = Path(os.environ.get("BOOK_ROOT", HTML.parents[1]))
+HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html")).resolve()
+BOOK_ROOT = Path(os.environ.get("BOOK_ROOT", HTML.parents[1])).resolve()
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = [
@@ -76,10 +76,17 @@ def glue_values(nb) -> dict[str, str]:
     return values
 
 
+QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def plain(text: str) -> str:
+    """Text without white space and with typographic quotes folded (Sphinx's smartquotes)."""
+    return re.sub(r"\s+", "", html_lib.unescape(text)).translate(QUOTES)
+
+
 def page_text(name: str) -> str:
-    """The page's text with every tag and all white space removed (markup shifts spaces around)."""
-    html = (HTML / "book" / f"{name}.html").read_text()
-    return re.sub(r"\s+", "", re.sub(r"<[^>]+>", "", html))
+    """The page's text with every tag removed, in ``plain`` form (markup shifts spaces around)."""
+    return plain(re.sub(r"<[^>]+>", "", (HTML / "book" / f"{name}.html").read_text()))
 
 
 def test_every_glue_reference_is_rendered():
@@ -103,7 +110,7 @@ def test_every_glue_reference_is_rendered():
                 value = format(float(value) if spec[-1] in "efgn%" else value, spec)
             assert value, f"{name}: {ref!r} is empty"
             for line in value.splitlines():  # Markdown: each line's text, its markup stripped
-                line = re.sub(r"\s+", "", re.sub(r"\*\*|^- ", "", line.strip()))
+                line = plain(re.sub(r"\*\*|^- ", "", line.strip()))
                 assert line in page_text(name), f"{name}: {ref!r} = {line!r} is not on the rendered page"
             count += 1
     assert count > 0
