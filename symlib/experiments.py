@@ -209,10 +209,6 @@ def run_cached(config: Config, cache_dir: str | os.PathLike, num_threads: int | 
     return history
 
 
-def _cached(config: Config, cache_dir: Path) -> bool:
-    return _load(cache_path(config, cache_dir), config) is not None
-
-
 def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLike, n_jobs: int = -1, client=None,
           progress: bool | None = None) -> pd.DataFrame:
     """Run every config (cached ones are read, not retrained); return their histories concatenated.
@@ -226,7 +222,9 @@ def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLik
     configs = list(configs.values()) if isinstance(configs, dict) else list(configs)
     if not all(isinstance(c, Config) for c in configs):
         raise TypeError("configs must all be symlib.experiments.Config")
-    missing = list(dict.fromkeys(c for c in configs if not _cached(c, cache_dir)))
+    # Each entry is read once: cached runs here, the missing ones come back from their workers.
+    loaded = {c: _load(cache_path(c, cache_dir), c) for c in dict.fromkeys(configs)}
+    missing = [c for c, history in loaded.items() if history is None]
     if missing:
         if progress is None:
             progress = sys.stderr.isatty()
@@ -237,9 +235,9 @@ def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLik
             warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given", category=UserWarning)
             jobs = joblib.Parallel(n_jobs=1 if len(missing) == 1 else n_jobs, return_as="generator")(
                 joblib.delayed(run_cached)(c, cache_dir, 1, cache_path(c, cache_dir)) for c in missing)
-            for _ in tqdm(jobs, total=len(missing), disable=not progress, desc="sweep"):
-                pass
-    histories = [run_cached(c, cache_dir) for c in configs]
+            for config, history in zip(missing, tqdm(jobs, total=len(missing), disable=not progress, desc="sweep")):
+                loaded[config] = history
+    histories = [loaded[c] for c in configs]
     if labels is not None:
         histories = [h.assign(label=label) for h, label in zip(histories, labels)]
     return pd.concat(histories, ignore_index=True)
