@@ -37,6 +37,7 @@ import torch
 from tqdm import tqdm
 
 from . import data, models, train
+from .files import atomic_write
 from .layers import ensemble_size
 
 __all__ = ["Config", "build_model", "make_task", "run", "run_cached", "sweep", "cache_key", "cache_path", "atomic_write",
@@ -155,20 +156,6 @@ def symlib_source_hash() -> str:
 def cache_key(config: Config) -> str:
     payload = json.dumps(dataclasses.asdict(config), sort_keys=True) + symlib_source_hash()
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(tmp_path)``, then rename over ``path``: readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
