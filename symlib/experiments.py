@@ -197,12 +197,14 @@ def run_cached(config: Config, cache_dir: str | os.PathLike, num_threads: int | 
 
 
 def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLike, n_jobs: int = -1, client=None,
-          progress: bool | None = None) -> pd.DataFrame:
+          progress: bool | None = None, scheduler: str | None = None) -> pd.DataFrame:
     """Run every config (cached ones are read, not retrained); return their histories concatenated.
 
     configs: a list, or a dict {label: config} whose labels become a "label" column.
     n_jobs: joblib workers on this machine (-1: one per core), each with one torch thread.
     client: a ``dask.distributed.Client``; the missing runs then go to its cluster instead.
+    scheduler: the address of a running Dask scheduler (``tcp://host:8786``) to connect to, if no
+      client is given; default: the environment variable ``SYMLIB_SCHEDULER`` (unset: run locally).
     """
     cache_dir = Path(cache_dir)
     labels = list(configs) if isinstance(configs, dict) else None
@@ -215,6 +217,11 @@ def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLik
     if missing:
         if progress is None:
             progress = sys.stderr.isatty()
+        scheduler = scheduler or os.environ.get("SYMLIB_SCHEDULER") or None
+        if client is None and scheduler:
+            from distributed import Client
+
+            client = Client(scheduler)
         backend = joblib.parallel_config(backend="dask") if client is not None else nullcontext()
         with backend, warnings.catch_warnings():
             # loky replaces workers that idle out or grow; their finished runs are already cached,
