@@ -100,7 +100,7 @@ def check_perm(perm: torch.Tensor, n: int, name: str = "perm") -> torch.Tensor:
     return perm
 
 
-def act(x: torch.Tensor, perm: torch.Tensor, order: int = 1) -> torch.Tensor:
+def act(x: torch.Tensor, perm: torch.Tensor, order: int = 1, check: bool = True) -> torch.Tensor:
     """Permute the set axis: ``out[:, i] = x[:, perm[i]]``.
 
     x: (batch, n, *channels); perm: (n,) shared by the batch, or (batch, n) one per sample.
@@ -113,7 +113,7 @@ def act(x: torch.Tensor, perm: torch.Tensor, order: int = 1) -> torch.Tensor:
         raise ValueError(f"order must be an int in [0, x.ndim - 1], got {order!r} for x of shape {tuple(x.shape)}")
     if x.ndim < 2:
         raise ValueError(f"x must have shape (batch, n, ...), got {tuple(x.shape)}")
-    perm = check_perm(perm, x.shape[1])
+    perm = check_perm(perm, x.shape[1]) if check else perm
     if order > 1:
         if perm.ndim != 1:
             raise ValueError(f"order {order} takes one shared perm of shape (n,), got {tuple(perm.shape)}")
