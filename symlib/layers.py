@@ -1,6 +1,10 @@
-"""Linear layers on sets: S_n-equivariant, S_n-invariant, and dense (no symmetry).
+"""Linear layers on sets: S_n-equivariant, S_n-invariant, dense (no symmetry), and G-equivariant.
 
 Shapes: input ``x: (batch, n, in_channels)``; the set axis is dim 1.
+
+Modules follow ``torch.nn.Linear``: factory kwargs ``device``/``dtype``, ``reset_parameters()``
+built on ``torch.nn.init``, an ``extra_repr`` of the constructor arguments, and they compile with
+``torch.compile(fullgraph=True)``.
 
 Ensembles. Every layer takes ``ensemble_size=E`` (default 1). With E > 1 each parameter gets a
 leading dimension E, and the batch axis holds the E members' batches one after the other
@@ -8,8 +12,13 @@ leading dimension E, and the batch axis holds the E members' batches one after t
 means every wrapper in ``symlib.symmetrize`` works on ensembles unchanged, and E small networks
 train as one batched matmul instead of E framework-bound steps.
 
-The parameterization and names follow the original notebook (``alpha``, ``beta``, ``b``);
-``reduction="mean"`` is its "averaging fix" (divide by in_channels), ``"sum"`` the version before.
+Reduction and initialization. The parameterization and names follow the original notebook
+(``alpha``, ``beta``, ``b``). ``reduction="sum"`` (the default) is a plain linear map;
+``reduction="mean"`` divides it by in_channels, the original's "averaging fix", kept to reproduce
+it. The book shows that the fix was really a change of initialization scale, and that under Adam
+the mean also divides each layer's effective learning rate by in_channels; hence the defaults:
+sums with a fan-in scaled initialization (``init="default"``). ``init="original"`` draws N(0, 1)
+as the notebook did.
 """
 
 from __future__ import annotations
@@ -19,29 +28,39 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["PermEquivariantLinear", "PermInvariantLinear", "DenseSetLinear", "GroupEquivariantLinear", "ensemble_size"]
+__all__ = ["PermEquivariantLinear", "PermInvariantLinear", "DenseSetLinear", "GroupEquivariantLinear", "ensemble_size",
+           "REDUCTIONS", "INITS"]
 
-_REDUCTIONS = ("mean", "sum")
-_INITS = ("default", "original", "scaled_normal")
+REDUCTIONS = ("sum", "mean")
+INITS = ("default", "original", "scaled_normal")
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
+def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 
 
 def _check_positive_int(name: str, value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
+    if value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
 
 
 def ensemble_size(model: nn.Module) -> int:
-    """The ensemble size E of a model built from symlib layers (1 for a plain model)."""
+    """The ensemble size E of a model built from symlib layers (1 for a plain model).
+
+    Raises ValueError if the model mixes layers of different ensemble sizes: their member-major
+    batches would be split differently, and the result would be silently wrong.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     sizes = {m.ensemble_size for m in model.modules() if isinstance(m, _SetLayer)}
     if len(sizes) > 1:
-        raise ValueError(f"model mixes layers of ensemble sizes {sorted(sizes)}")
+        raise ValueError(f"model mixes layers of ensemble sizes {sorted(sizes)}; every layer of an ensemble "
+                         "must have the same ensemble_size")
     return sizes.pop() if sizes else 1
 
 
@@ -54,54 +73,75 @@ def _pool_scale(set_size: int | None) -> int:
 
 
 class _SetLayer(nn.Module):
-    """Shared plumbing: parameter creation, input validation, the ensemble-batched matmul."""
+    """Shared plumbing: parameter creation and initialization, input validation, the ensemble matmul."""
 
-    def __init__(self, in_channels: int, out_channels: int, reduction: str, init: str, ensemble_size: int):
+    def __init__(self, in_channels: int, out_channels: int, reduction: str, init: str, ensemble_size: int,
+                 device=None, dtype=None) -> None:
         super().__init__()
         self.in_channels = _check_positive_int("in_channels", in_channels)
         self.out_channels = _check_positive_int("out_channels", out_channels)
-        self.reduction = _check_choice("reduction", reduction, _REDUCTIONS)
-        self.init = _check_choice("init", init, _INITS)
+        self.reduction = _check_choice("reduction", reduction, REDUCTIONS)
+        self.init = _check_choice("init", init, INITS)
         self.ensemble_size = _check_positive_int("ensemble_size", ensemble_size)
+        if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating torch.dtype or None, got {dtype!r}")
+        self._factory = {"device": device, "dtype": dtype}
+        self._bounds: dict[str, tuple[float, bool]] = {}
 
-    def _param(self, *shape: int, bound: float, reduced: bool = True) -> nn.Parameter:
-        """A parameter (E, *shape) or (*shape,). ``bound`` is the fan-in scale of the *output*;
-        a parameter whose contribution is divided by in_channels (``reduced``, with "mean") is
-        drawn in_channels times wider, so the default init does not depend on the reduction."""
+    def _param(self, name: str, *shape: int, bound: float, reduced: bool = True) -> None:
+        """Register an uninitialized parameter (E, *shape) or (*shape,) and how to draw it.
+
+        ``bound`` is the fan-in scale of the layer's *output*. A parameter whose contribution is
+        divided by in_channels (``reduced``, under "mean") is drawn in_channels times wider, so the
+        default init computes the same function under either reduction.
+        """
         if self.ensemble_size > 1:
             shape = (self.ensemble_size, *shape)
-        if self.init == "original":
-            return nn.Parameter(torch.randn(shape))
-        if self.init == "scaled_normal":  # with "sum": the original mean layer's function at init
-            return nn.Parameter(torch.randn(shape) / (self.in_channels if reduced else 1))
-        if reduced and self.reduction == "mean":
-            bound *= self.in_channels
-        return nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        self.register_parameter(name, nn.Parameter(torch.empty(shape, **self._factory)))
+        self._bounds[name] = (bound, reduced)
+
+    def reset_parameters(self) -> None:
+        """Draw every parameter afresh from the layer's ``init`` (in creation order, from torch's RNG)."""
+        for name, (bound, reduced) in self._bounds.items():
+            p = getattr(self, name)
+            if self.init == "original":
+                nn.init.normal_(p)
+            elif self.init == "scaled_normal":  # with "sum": the original mean layer's function at init
+                nn.init.normal_(p, std=1 / self.in_channels if reduced else 1.0)
+            else:
+                scale = self.in_channels if reduced and self.reduction == "mean" else 1
+                nn.init.uniform_(p, -bound * scale, bound * scale)
 
     def _check_input(self, x: torch.Tensor, n: int | None = None) -> None:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if x.ndim != 3:
             raise ValueError(
-                f"{type(self).__name__} expects x of shape (batch, n, {self.in_channels}), got {tuple(x.shape)}"
-            )
+                f"{type(self).__name__} expects x of shape (batch, n, {self.in_channels}), got {tuple(x.shape)}")
         if x.shape[2] != self.in_channels:
-            raise ValueError(
-                f"{type(self).__name__} expects {self.in_channels} input channels (x.shape[2]), got shape {tuple(x.shape)}"
-            )
+            raise ValueError(f"{type(self).__name__} expects {self.in_channels} input channels (x.shape[2]), "
+                             f"got shape {tuple(x.shape)}")
         if n is not None and x.shape[1] != n:
             raise ValueError(f"{type(self).__name__} expects set size {n} (x.shape[1]), got shape {tuple(x.shape)}")
+        self._check_batch(x)
+
+    def _check_batch(self, x: torch.Tensor) -> None:
         if x.shape[0] % self.ensemble_size:
-            raise ValueError(
-                f"batch {x.shape[0]} is not a multiple of ensemble_size={self.ensemble_size} (members are stacked on dim 0)"
-            )
+            raise ValueError(f"x has batch {x.shape[0]}, which is not a multiple of ensemble_size="
+                             f"{self.ensemble_size} (members are stacked on dim 0)")
+        weight = next(iter(self.parameters()))
+        if x.dtype != weight.dtype:
+            raise TypeError(f"x has dtype {x.dtype} but {type(self).__name__}'s parameters are {weight.dtype}; "
+                            f"convert one of them (x.to({weight.dtype}) or layer.to({x.dtype}))")
+        if x.device != weight.device:
+            raise ValueError(f"x is on {x.device} but {type(self).__name__}'s parameters are on {weight.device}")
 
     def _matmul(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """x (E*B, m, k) @ w (k, j) or (E, k, j), member by member -> (E*B, m, j)."""
         if w.ndim == 2:
             return x @ w
         e, (eb, m, k) = w.shape[0], x.shape
-        return torch.bmm(x.reshape(e, (eb // e) * m, k), w).reshape(eb, m, -1)
+        return torch.bmm(x.reshape(e, (eb // e) * m, k), w).reshape(eb, m, w.shape[-1])
 
     def _per_sample(self, t: torch.Tensor, batch: int) -> torch.Tensor:
         """A per-member tensor (E, ...) repeated for each of the member's samples: (E*B, ...).
@@ -117,32 +157,34 @@ class _SetLayer(nn.Module):
 
 
 class PermEquivariantLinear(_SetLayer):
-    """S_n-equivariant linear layer (DeepSets / Zaheer et al. 2017).
+    """S_n-equivariant linear layer (DeepSets, Zaheer et al. 2017).
 
-    ``y[:, i] = R(x[:, i] @ alpha + (sum_j x[:, j]) @ beta + sum_c b[c])`` where R divides by
-    in_channels for ``reduction="mean"`` (the original's averaging) and is the identity for "sum".
-    This equals the original ``LinearEquivariant`` for the same parameter values, computed with
-    two matmuls instead of a (batch, n, in, out) broadcast.
+    ``y[:, i] = R(x[:, i] @ alpha + (sum_j x[:, j]) @ beta + sum_c b[c])``, where R is the identity
+    for ``reduction="sum"`` and divides by in_channels for "mean" (the original's averaging). It
+    equals the original ``LinearEquivariant`` for the same parameters, computed with two matmuls
+    instead of a (batch, n, in, out) broadcast.
 
     x: (batch, n, in_channels) -> (batch, n, out_channels). Any n.
-    ``init="original"`` draws every parameter from N(0, 1) as the notebook did. The default is
-    fan-in scaled like nn.Linear (weights uniform in +-1/sqrt(in_channels), each bias row in
-    +-1/in_channels so their channel sum has nn.Linear's bias scale), widened by in_channels
-    under ``reduction="mean"``: at initialization "mean" and "sum" compute the same function,
-    which is why the original's averaging fix is really a change of initialization scale.
-    ``init="scaled_normal"`` draws N(0, 1) / in_channels: with ``reduction="sum"`` that is exactly
-    the function an ``init="original"``, ``reduction="mean"`` layer computes at initialization.
-    ``set_size`` (optional, the typical n) shrinks the pooled weights ``beta`` by 1/n in the default
-    init; the layer still accepts sets of any size.
+
+    Initialization: ``init="default"`` is fan-in scaled like nn.Linear (weights uniform in
+    +-1/sqrt(in_channels), each bias row in +-1/in_channels so that their channel sum has
+    nn.Linear's bias scale), drawn in_channels times wider under "mean" so that both reductions
+    compute the same function at initialization. ``init="original"`` draws N(0, 1).
+    ``init="scaled_normal"`` draws N(0, 1) / in_channels: with "sum", exactly the function an
+    ``init="original"``, "mean" layer computes at initialization. ``set_size`` (optional, the
+    typical n) shrinks the pooled weights ``beta`` by 1/n in the default init; the layer still
+    accepts sets of any size.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, reduction: str = "mean", init: str = "default",
-                 ensemble_size: int = 1, set_size: int | None = None) -> None:
-        super().__init__(in_channels, out_channels, reduction, init, ensemble_size)
+    def __init__(self, in_channels: int, out_channels: int, reduction: str = "sum", init: str = "default",
+                 ensemble_size: int = 1, set_size: int | None = None, device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, reduction, init, ensemble_size, device, dtype)
+        self.set_size = set_size
         bound = 1 / math.sqrt(in_channels)
-        self.alpha = self._param(in_channels, out_channels, bound=bound)
-        self.beta = self._param(in_channels, out_channels, bound=bound / _pool_scale(set_size))
-        self.b = self._param(in_channels, out_channels, bound=1 / in_channels)
+        self._param("alpha", in_channels, out_channels, bound=bound)
+        self._param("beta", in_channels, out_channels, bound=bound / _pool_scale(set_size))
+        self._param("b", in_channels, out_channels, bound=1 / in_channels)
+        self.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
@@ -151,26 +193,34 @@ class PermEquivariantLinear(_SetLayer):
         y = self._matmul(x, self.alpha) + self._matmul(pooled, self.beta) + bias
         return self._reduce(y)
 
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", set_size={self.set_size}" if self.set_size is not None else "")
+
 
 class PermInvariantLinear(_SetLayer):
     """S_n-invariant linear layer: ``y = R((sum_j x[:, j]) @ alpha + sum_c b[c])``.
 
     x: (batch, n, in_channels) -> (batch, out_channels). (The original ``LinearInvariant`` kept a
-    singleton set axis, (batch, 1, out_channels); the values are the same.) ``set_size`` as in
-    ``PermEquivariantLinear``.
+    singleton set axis, (batch, 1, out_channels); the values are the same.) ``reduction``, ``init``
+    and ``set_size`` as in ``PermEquivariantLinear``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, reduction: str = "mean", init: str = "default",
-                 ensemble_size: int = 1, set_size: int | None = None) -> None:
-        super().__init__(in_channels, out_channels, reduction, init, ensemble_size)
-        self.alpha = self._param(in_channels, out_channels, bound=1 / (math.sqrt(in_channels) * _pool_scale(set_size)))
-        self.b = self._param(in_channels, out_channels, bound=1 / in_channels)
+    def __init__(self, in_channels: int, out_channels: int, reduction: str = "sum", init: str = "default",
+                 ensemble_size: int = 1, set_size: int | None = None, device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, reduction, init, ensemble_size, device, dtype)
+        self.set_size = set_size
+        self._param("alpha", in_channels, out_channels, bound=1 / (math.sqrt(in_channels) * _pool_scale(set_size)))
+        self._param("b", in_channels, out_channels, bound=1 / in_channels)
+        self.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         pooled = x.sum(dim=1, keepdim=True)
         y = self._matmul(pooled, self.alpha) + self._per_sample(self.b.sum(-2), x.shape[0]).unsqueeze(-2)
         return self._reduce(y).squeeze(1)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", set_size={self.set_size}" if self.set_size is not None else "")
 
 
 class DenseSetLinear(_SetLayer):
@@ -184,13 +234,15 @@ class DenseSetLinear(_SetLayer):
     """
 
     def __init__(self, in_channels: int, out_channels: int, in_features: int, out_features: int,
-                 reduction: str = "mean", init: str = "default", ensemble_size: int = 1) -> None:
-        super().__init__(in_channels, out_channels, reduction, init, ensemble_size)
+                 reduction: str = "sum", init: str = "default", ensemble_size: int = 1, device=None,
+                 dtype=None) -> None:
+        super().__init__(in_channels, out_channels, reduction, init, ensemble_size, device, dtype)
         self.in_features = _check_positive_int("in_features", in_features)
         self.out_features = _check_positive_int("out_features", out_features)
         bound = 1 / math.sqrt(in_channels * in_features)
-        self.weights = self._param(in_channels, out_channels, out_features, in_features, bound=bound)
-        self.b = self._param(out_features, out_channels, bound=bound, reduced=False)
+        self._param("weights", in_channels, out_channels, out_features, in_features, bound=bound)
+        self._param("b", out_features, out_channels, bound=bound, reduced=False)
+        self.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x, n=self.in_features)
@@ -218,26 +270,34 @@ class GroupEquivariantLinear(_SetLayer):
     1 -> 1 it spans the same functions as ``PermEquivariantLinear`` (two weights per channel pair);
     for a smaller group it has more (C_n: one weight per offset around the ring).
 
-    The dense kernel is assembled from the orbit weights by one gather, then applied as one matmul.
+    x: (batch, *(n,) * in_order, in_channels) -> (batch, *(n,) * out_order, out_channels).
+    The dense kernel is assembled from the orbit weights by one gather, then applied as one matmul
+    (quadratic in n for orders 1 -> 1). The set size is fixed to the group's n.
     """
 
     def __init__(self, group, in_channels: int, out_channels: int, in_order: int = 1, out_order: int = 1,
-                 init: str = "default", ensemble_size: int = 1) -> None:
+                 init: str = "default", ensemble_size: int = 1, device=None, dtype=None) -> None:
         from .bases import tuple_orbits  # layers depend on bases only here
+        from .groups import PermutationGroup
 
-        super().__init__(in_channels, out_channels, "sum", init, ensemble_size)
+        if not isinstance(group, PermutationGroup):
+            raise TypeError(f"group must be a symlib.groups.PermutationGroup, got {type(group).__name__}")
+        super().__init__(in_channels, out_channels, "sum", init, ensemble_size, device, dtype)
         for name, value in (("in_order", in_order), ("out_order", out_order)):
-            if value not in (0, 1, 2):
+            if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1, 2):
                 raise ValueError(f"{name} must be 0, 1 or 2, got {value!r}")
         self.group, self.in_order, self.out_order = group, in_order, out_order
         self.n = group.n
         ids, self.num_orbits = tuple_orbits(group, out_order + in_order)
         bias_ids, self.num_bias_orbits = tuple_orbits(group, out_order)
-        self.register_buffer("orbit_ids", ids.reshape(self.n ** out_order, self.n ** in_order), persistent=False)
-        self.register_buffer("bias_ids", bias_ids.reshape(-1), persistent=False)
+        device = self._factory["device"]
+        self.register_buffer("orbit_ids", ids.reshape(self.n ** out_order, self.n ** in_order).to(device),
+                             persistent=False)
+        self.register_buffer("bias_ids", bias_ids.reshape(-1).to(device), persistent=False)
         bound = 1 / (in_channels * self.n ** in_order) ** 0.5
-        self.weight = self._param(self.num_orbits, in_channels, out_channels, bound=bound)
-        self.bias = self._param(self.num_bias_orbits, out_channels, bound=bound)
+        self._param("weight", self.num_orbits, in_channels, out_channels, bound=bound)
+        self._param("bias", self.num_bias_orbits, out_channels, bound=bound)
+        self.reset_parameters()
 
     def kernel(self) -> torch.Tensor:
         """The dense matrix (..., n^k * in, n^l * out) that the orbit weights define."""
@@ -250,15 +310,17 @@ class GroupEquivariantLinear(_SetLayer):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if x.ndim != 1 + len(expected) or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"GroupEquivariantLinear expects x of shape (batch, {', '.join(map(str, expected))}), "
-                             f"got {tuple(x.shape)}")
-        if x.shape[0] % self.ensemble_size:
-            raise ValueError(f"batch {x.shape[0]} is not a multiple of ensemble_size={self.ensemble_size}")
+            raise ValueError(f"GroupEquivariantLinear over {self.group.name} expects x of shape "
+                             f"(batch, {', '.join(map(str, expected))}), got {tuple(x.shape)}; its set size is "
+                             f"fixed to the group's n={self.n}")
+        self._check_batch(x)
         batch = x.shape[0]
-        y = self._matmul(x.reshape(batch, 1, -1), self.kernel()).reshape(batch, -1, self.out_channels)
+        size_in, size_out = self.n ** self.in_order * self.in_channels, self.n ** self.out_order
+        y = self._matmul(x.reshape(batch, 1, size_in), self.kernel()).reshape(batch, size_out, self.out_channels)
         bias = self._per_sample(self.bias[..., self.bias_ids, :], batch)  # (n^l, out) or (E*B, n^l, out)
         return (y + bias).reshape(batch, *(self.n,) * self.out_order, self.out_channels)
 
     def extra_repr(self) -> str:
-        return (f"{self.group.name}, orders {self.in_order}->{self.out_order}, {self.num_orbits} orbit weights per "
-                f"channel pair, " + super().extra_repr())
+        extra = f", ensemble_size={self.ensemble_size}" if self.ensemble_size > 1 else ""
+        return (f"{self.group.name}, {self.in_channels}, {self.out_channels}, in_order={self.in_order}, "
+                f"out_order={self.out_order}, init={self.init!r}{extra}")

@@ -1,6 +1,7 @@
 """The study's architectures, by name, each optionally an ensemble (see ``symlib.layers``).
 
-``build(approach, n, d, ...)`` returns a model mapping x (batch, n, d) to one logit per sample:
+``build(approach, n, d, ...)`` returns a model mapping x (batch, n, d) to one logit per sample
+(or a probability, with ``probabilities=True``):
 
 =============  ==============================================================================
 approach       model
@@ -8,7 +9,7 @@ approach       model
 deepsets       intrinsic: equivariant, ReLU, equivariant, ReLU, invariant (Zaheer et al.)
 dense          baseline: dense layers on the whole set, no symmetry
 canonical      Canonicalize(dense): lexicographic sort of the elements, then dense
-sort_coords    SortCoordinates(dense): each coordinate sorted on its own (not a canonical form)
+sort_coords    SortCoordinates(dense): each coordinate sorted on its own (a larger group than S_n)
 sampled        SampledGroupAverage(dense, G, samples, eval_samples)
 average        GroupAverage(dense, G): exact, for groups small enough to enumerate
 augment        Augment(dense, G): random group elements in training only
@@ -22,38 +23,51 @@ from torch import nn
 
 from . import groups as groups_mod
 from . import symmetrize
-from .layers import DenseSetLinear, GroupEquivariantLinear, PermEquivariantLinear, PermInvariantLinear
+from .layers import REDUCTIONS, DenseSetLinear, GroupEquivariantLinear, PermEquivariantLinear, PermInvariantLinear
+from .layers import ensemble_size as _ensemble_size
 
-__all__ = ["APPROACHES", "deepsets", "dense", "build", "make_group"]
+__all__ = ["APPROACHES", "GROUP_APPROACHES", "GROUPS", "deepsets", "dense", "orbit_net", "build", "make_group",
+           "parameter_count"]
 
 APPROACHES = ("deepsets", "dense", "canonical", "sort_coords", "sampled", "average", "augment", "orbit")
+GROUP_APPROACHES = ("sampled", "average", "augment", "orbit")  # the approaches that take a group
+GROUPS = ("symmetric", "alternating", "cyclic", "dihedral", "trivial")
 
 
-def deepsets(d: int, width: int = 10, reduction: str = "mean", init: str = "default",
-             probabilities: bool = False, ensemble_size: int = 1, set_size: int | None = None) -> nn.Sequential:
+def deepsets(d: int, width: int = 10, reduction: str = "sum", init: str = "default",
+             probabilities: bool = False, ensemble_size: int = 1, set_size: int | None = None,
+             device=None, dtype=None) -> nn.Sequential:
     """The original's first experiment: two equivariant layers and an invariant read-out.
 
-    ``probabilities=True`` appends the original's Sigmoid (for ``loss="probabilities"``).
-    ``set_size`` is the default init's hint for the pooled weights (see ``PermEquivariantLinear``).
+    x: (batch, n, d) -> (batch, 1) logits. ``probabilities=True`` appends the original's Sigmoid
+    (for ``loss="probabilities"``). ``set_size`` is the default init's hint for the pooled weights
+    (see ``PermEquivariantLinear``); the network accepts sets of any size.
     """
-    kw = dict(reduction=reduction, init=init, ensemble_size=ensemble_size, set_size=set_size)
+    kw = dict(reduction=reduction, init=init, ensemble_size=ensemble_size, set_size=set_size, device=device,
+              dtype=dtype)
     layers = [PermEquivariantLinear(d, width, **kw), nn.ReLU(), PermEquivariantLinear(width, width, **kw), nn.ReLU(),
               PermInvariantLinear(width, 1, **kw)]
-    return nn.Sequential(*layers, *([nn.Sigmoid()] if probabilities else []))
+    return nn.Sequential(*layers, *([nn.Sigmoid()] if _check_bool("probabilities", probabilities) else []))
 
 
-def dense(n: int, d: int, width: int = 10, reduction: str = "mean", init: str = "default",
-          ensemble_size: int = 1) -> nn.Sequential:
-    """The original's unconstrained network: (n, d) -> (n, width) -> (n, width) -> one logit."""
-    kw = dict(reduction=reduction, init=init, ensemble_size=ensemble_size)
+def dense(n: int, d: int, width: int = 10, reduction: str = "sum", init: str = "default",
+          ensemble_size: int = 1, device=None, dtype=None) -> nn.Sequential:
+    """The original's unconstrained network: (n, d) -> (n, width) -> (n, width) -> one logit.
+
+    x: (batch, n, d) -> (batch, 1, 1) logits; the set size must be n.
+    """
+    kw = dict(reduction=reduction, init=init, ensemble_size=ensemble_size, device=device, dtype=dtype)
     return nn.Sequential(DenseSetLinear(d, width, n, n, **kw), nn.ReLU(), DenseSetLinear(width, width, n, n, **kw),
                          nn.ReLU(), DenseSetLinear(width, 1, n, 1, **kw))
 
 
 def orbit_net(group: groups_mod.PermutationGroup, d: int, width: int = 10, init: str = "default",
-              ensemble_size: int = 1) -> nn.Sequential:
-    """DeepSets' shape for any group: two G-equivariant orbit-basis layers and a G-invariant read-out."""
-    kw = dict(init=init, ensemble_size=ensemble_size)
+              ensemble_size: int = 1, device=None, dtype=None) -> nn.Sequential:
+    """DeepSets' shape for any group: two G-equivariant orbit-basis layers and a G-invariant read-out.
+
+    x: (batch, group.n, d) -> (batch, 1) logits.
+    """
+    kw = dict(init=init, ensemble_size=ensemble_size, device=device, dtype=dtype)
     return nn.Sequential(GroupEquivariantLinear(group, d, width, **kw), nn.ReLU(),
                          GroupEquivariantLinear(group, width, width, **kw), nn.ReLU(),
                          GroupEquivariantLinear(group, width, 1, out_order=0, **kw))
@@ -63,31 +77,67 @@ def make_group(name: str, n: int) -> groups_mod.PermutationGroup:
     """A group by name: 'symmetric', 'alternating', 'cyclic', 'dihedral' or 'trivial'."""
     makers = {"symmetric": groups_mod.symmetric, "alternating": groups_mod.alternating,
               "cyclic": groups_mod.cyclic, "dihedral": groups_mod.dihedral, "trivial": groups_mod.trivial}
-    if name not in makers:
-        raise ValueError(f"group must be one of {sorted(makers)}, got {name!r}")
+    if not isinstance(name, str) or name not in makers:
+        raise ValueError(f"group must be one of {GROUPS}, got {name!r}")
     return makers[name](n)
 
 
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return value
+
+
 def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetric", samples: int = 1,
-          eval_samples: int | None = None, ensemble_size: int = 1, **layer_kw) -> nn.Module:
-    """The model for ``approach`` (see the module table); ``layer_kw`` go to the layers."""
-    if approach not in APPROACHES:
+          eval_samples: int | None = None, ensemble_size: int = 1, probabilities: bool = False,
+          reduction: str = "sum", init: str = "default", device=None, dtype=None) -> nn.Module:
+    """The model for ``approach`` (see the module table).
+
+    x: (batch, n, d) -> one logit per sample (a probability with ``probabilities=True``, which
+    appends a Sigmoid to any approach, the original's recipe). ``group`` is used only by the
+    approaches in ``GROUP_APPROACHES``; any other value than the default elsewhere is an error,
+    as are ``samples``/``eval_samples`` outside "sampled" and ``reduction="mean"`` for "orbit"
+    (its layers sum by construction), so that no setting is silently ignored.
+    """
+    if not isinstance(approach, str) or approach not in APPROACHES:
         raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    if approach not in GROUP_APPROACHES and group != "symmetric":
+        raise ValueError(f"group is used only by the approaches {GROUP_APPROACHES}; approach {approach!r} "
+                         f"takes none, got group={group!r}")
+    if approach != "sampled" and (samples != 1 or eval_samples is not None):
+        raise ValueError(f"samples and eval_samples are used only by approach 'sampled'; approach {approach!r} "
+                         f"got samples={samples!r}, eval_samples={eval_samples!r}")
+    if approach == "orbit" and reduction != "sum":
+        raise ValueError(f"reduction must be 'sum' for approach 'orbit' (orbit layers sum), got {reduction!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    _check_bool("probabilities", probabilities)
+    factory = dict(init=init, ensemble_size=ensemble_size, device=device, dtype=dtype)
     if approach == "deepsets":
-        return deepsets(d, width, ensemble_size=ensemble_size, set_size=n, **layer_kw)
-    if approach == "orbit":
-        layer_kw.pop("reduction", None)  # orbit layers sum; their init is fan-in scaled by construction
-        return orbit_net(make_group(group, n), d, width, ensemble_size=ensemble_size, **layer_kw)
-    base = dense(n, d, width, ensemble_size=ensemble_size, **layer_kw)
-    if approach == "dense":
-        return base
-    if approach == "canonical":
-        return symmetrize.Canonicalize(base)
-    if approach == "sort_coords":
-        return symmetrize.SortCoordinates(base)
-    g = make_group(group, n)
-    if approach == "sampled":
-        return symmetrize.SampledGroupAverage(base, g, samples=samples, eval_samples=eval_samples)
-    if approach == "average":
-        return symmetrize.GroupAverage(base, g)
-    return symmetrize.Augment(base, g)
+        model = deepsets(d, width, reduction=reduction, set_size=n, **factory)
+    elif approach == "orbit":
+        model = orbit_net(make_group(group, n), d, width, **factory)
+    else:
+        base = dense(n, d, width, reduction=reduction, **factory)
+        if approach == "dense":
+            model = base
+        elif approach == "canonical":
+            model = symmetrize.Canonicalize(base)
+        elif approach == "sort_coords":
+            model = symmetrize.SortCoordinates(base)
+        elif approach == "sampled":
+            model = symmetrize.SampledGroupAverage(base, make_group(group, n), samples=samples,
+                                                   eval_samples=eval_samples)
+        elif approach == "average":
+            model = symmetrize.GroupAverage(base, make_group(group, n))
+        else:
+            model = symmetrize.Augment(base, make_group(group, n))
+    return nn.Sequential(model, nn.Sigmoid()) if probabilities else model
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Trainable parameters of one member (for an ensemble of E, the total divided by E)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return total // _ensemble_size(model)

@@ -4,25 +4,37 @@ Each wrapper takes ``x: (batch, n, channels)`` and calls the wrapped model on in
 shape, so it works for any model, including symlib ensembles (members stacked on dim 0).
 
 * ``Canonicalize``: sort the set into a canonical order (lexicographic in the channel vectors),
-  then apply the model. Exactly invariant, but the sort is discontinuous where elements tie.
-* ``SortCoordinates``: sort each channel separately along the set axis. Invariant, but *not* a
-  canonicalization: it breaks elements apart (kept to show what a wrong invariance can hide).
+  then apply the model. Exactly invariant; discontinuous where two elements' sort keys tie.
+* ``SortCoordinates``: sort each channel separately along the set axis. Invariant to permuting the
+  set, and to any re-pairing of coordinates across elements: a larger group than S_n, which is a
+  true symmetry of an isotropic task and destroys the signal of a task whose coordinates belong
+  together.
 * ``GroupAverage``: the exact average of the model over every element of G, in chunks.
-* ``SampledGroupAverage``: the average over m random elements per sample (unbiased, invariant in
-  distribution; exact only as m grows).
-* ``Augment``: one random element per sample in training, the identity in eval mode.
+* ``SampledGroupAverage``: the average over m random elements per sample (an unbiased estimate of
+  the group average; its output is a random variable whose law is invariant, exact only as m grows).
+* ``Augment``: one random element per sample in training, the identity in eval mode (the trained
+  model is *not* invariant; it has only been trained on permuted copies).
 
-Random wrappers own a ``torch.Generator``; ``reseed(model, seed)`` resets every one in a model,
-which is how ``symlib.train.fit`` makes a run reproducible from its seed.
+Randomness. The random wrappers draw from a counter-based generator (``symlib.rng``): the words
+for sample i of ensemble member e are ``hash(key_e, stream, position)``. So member e draws exactly
+the permutations of a solo run with the same seed, all members draw in one vectorized call, the
+state (keys and positions) is part of ``state_dict`` (a resumed run continues the same stream),
+and compiled graphs see no ``torch.Generator``. ``reseed(model, seeds)`` gives member e the key of
+``seeds[e]``; ``rewind(model, stream)`` restarts the evaluation stream, which ``symlib.train.fit``
+does before each evaluation so that evaluations do not depend on how the data were chunked.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from .groups import PermutationGroup, act, DEFAULT_MAX_ELEMENTS
+from . import rng
+from .groups import DEFAULT_MAX_ELEMENTS, PermutationGroup, act
+from .layers import ensemble_size
 
 __all__ = [
     "Canonicalize",
@@ -32,7 +44,10 @@ __all__ = [
     "Augment",
     "canonical_order",
     "reseed",
+    "rewind",
 ]
+
+_TRAIN_STREAM = 0  # evaluation streams are >= 1 (see rewind)
 
 
 def _check_set_input(x: torch.Tensor, n: int | None = None) -> None:
@@ -47,6 +62,7 @@ def _check_set_input(x: torch.Tensor, n: int | None = None) -> None:
 def _check_module(model) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    ensemble_size(model)  # refuses a model that mixes ensemble sizes
     return model
 
 
@@ -54,6 +70,16 @@ def _check_group(group) -> PermutationGroup:
     if not isinstance(group, PermutationGroup):
         raise TypeError(f"group must be a symlib.groups.PermutationGroup, got {type(group).__name__}")
     return group
+
+
+def _check_count(name: str, value, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive int, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
 
 
 def canonical_order(x: torch.Tensor) -> torch.Tensor:
@@ -73,18 +99,24 @@ def canonical_order(x: torch.Tensor) -> torch.Tensor:
 
 
 class Canonicalize(nn.Module):
-    """``model(sort(x))`` with the set sorted lexicographically by element (see ``canonical_order``)."""
+    """``model(sort(x))`` with the set sorted lexicographically by element (see ``canonical_order``).
+
+    x: (batch, n, channels) -> model's output. A fixed (not learned) canonicalization.
+    """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = _check_module(model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(act(x, canonical_order(x)))
+        return self.model(act(x, canonical_order(x), check=False))
 
 
 class SortCoordinates(nn.Module):
-    """``model(sort(x, dim=1))``: every channel sorted on its own along the set axis."""
+    """``model(sort(x, dim=1))``: every channel sorted on its own along the set axis.
+
+    x: (batch, n, channels) -> model's output.
+    """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -111,11 +143,12 @@ def _average_over(model: nn.Module, x: torch.Tensor, perms: torch.Tensor) -> tor
 class GroupAverage(nn.Module):
     """The exact group average ``mean_{g in G} model(act(x, g))``: G-invariant for any model.
 
-    Elements are processed ``chunk_size`` at a time, so the peak memory of a forward pass is that of
-    ``batch * chunk_size`` model inputs, whatever |G|. In training, autograd would still keep every
-    chunk's activations for the backward pass; ``checkpoint=True`` recomputes each chunk in the
-    backward pass instead (one more forward), so training memory is bounded by one chunk too.
-    A group larger than ``max_elements`` is refused with a pointer to ``SampledGroupAverage``.
+    x: (batch, n, channels) -> model's output. Elements are processed ``chunk_size`` at a time, so
+    the peak memory of a forward pass is that of ``batch * chunk_size`` model inputs, whatever |G|.
+    In training, autograd would still keep every chunk's activations for the backward pass;
+    ``checkpoint=True`` recomputes each chunk in the backward pass instead (one more forward), so
+    training memory is bounded by one chunk too. A group larger than ``max_elements`` is refused
+    with a pointer to ``SampledGroupAverage``.
     """
 
     def __init__(self, model: nn.Module, group: PermutationGroup, chunk_size: int = 256,
@@ -123,15 +156,15 @@ class GroupAverage(nn.Module):
         super().__init__()
         self.model = _check_module(model)
         self.group = _check_group(group)
-        if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-        self.chunk_size = chunk_size
+        self.chunk_size = _check_count("chunk_size", chunk_size)
+        max_elements = _check_count("max_elements", max_elements)
+        if not isinstance(checkpoint, bool):
+            raise TypeError(f"checkpoint must be a bool, got {checkpoint!r}")
         self.checkpoint = checkpoint
         if group.order() > max_elements:
             raise ValueError(
                 f"GroupAverage over {group.name} needs all {group.order()} elements (> max_elements={max_elements}); "
-                "use SampledGroupAverage(model, group, samples=m) for a group this large"
-            )
+                "use SampledGroupAverage(model, group, samples=m) for a group this large")
         self.register_buffer("elements", group.elements(max_elements), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,56 +180,128 @@ class GroupAverage(nn.Module):
             total = part if total is None else total + part
         return total
 
+    def extra_repr(self) -> str:
+        return f"group={self.group.name}, chunk_size={self.chunk_size}, checkpoint={self.checkpoint}"
+
 
 class _RandomWrapper(nn.Module):
-    def __init__(self, model: nn.Module, group: PermutationGroup, seed: int = 0) -> None:
+    """A wrapper that draws group elements from the counter-based stream of each ensemble member.
+
+    Buffers (saved in ``state_dict``): ``keys`` (E, 2), one key per member; ``train_position``, the
+    next position of the training stream; ``eval_stream`` and ``eval_position``, the evaluation
+    stream and its next position. Positions count per member and sample, so the words a sample
+    gets do not depend on how the member's data were split into batches.
+    """
+
+    def __init__(self, model: nn.Module, group: PermutationGroup, seed: int | Sequence[int] = 0) -> None:
         super().__init__()
         self.model = _check_module(model)
         self.group = _check_group(group)
-        self.generator = torch.Generator().manual_seed(seed)
+        members = ensemble_size(model)
+        if isinstance(seed, Sequence) and not isinstance(seed, str):
+            seeds = list(seed)
+            if len(seeds) != members:
+                raise ValueError(f"seed must be an int or {members} ints (one per ensemble member), got {len(seeds)}")
+        else:
+            seeds = [rng.check_seed(seed) + e for e in range(members)]
+        self.register_buffer("keys", rng.keys_from_seeds(seeds))
+        self.register_buffer("train_position", torch.zeros((), dtype=torch.long))
+        self.register_buffer("eval_stream", torch.ones((), dtype=torch.long))
+        self.register_buffer("eval_position", torch.zeros((), dtype=torch.long))
 
-    def reseed(self, seed: int) -> None:
-        self.generator.manual_seed(seed)
+    def reseed(self, seeds: Sequence[int], stream: int = 0) -> None:
+        """Member e's key from ``seeds[e]`` (and ``stream``, to separate wrappers); positions restart."""
+        if len(seeds) != len(self.keys):
+            raise ValueError(f"seeds must have one entry per ensemble member ({len(self.keys)}), got {len(seeds)}")
+        self.keys.copy_(rng.keys_from_seeds(seeds, stream))
+        self.train_position.zero_()
+        self.rewind(1)
+
+    def rewind(self, stream: int) -> None:
+        """Restart evaluation draws on stream ``stream`` (>= 1) at position 0."""
+        self.eval_stream.fill_(stream)
+        self.eval_position.zero_()
+
+    def _words(self, batch: int, per_sample: int) -> torch.Tensor:
+        """Random words (batch, per_sample): row r belongs to member r // (batch / E)."""
+        members = self.keys.shape[0]
+        count = (batch // members) * per_sample
+        if self.training:
+            words = rng.random_words(self.keys, _TRAIN_STREAM, self.train_position, count)
+            self.train_position.add_(count)
+        else:
+            words = rng.random_words(self.keys, self.eval_stream, self.eval_position, count)
+            self.eval_position.add_(count)
+        return words.reshape(batch, per_sample)
+
+    def _sample(self, batch: int, m: int) -> torch.Tensor:
+        """m uniform group elements per sample: (batch, m, n)."""
+        words = self._words(batch, m * self.group.random_words)
+        return self.group.sample_from_bits(words.reshape(batch, m, self.group.random_words))
 
 
 class SampledGroupAverage(_RandomWrapper):
     """``mean_{k < m} model(act(x, g_k))`` with m uniform random elements drawn per sample.
 
-    ``samples`` (m) is used in training, ``eval_samples`` (default: m) in eval mode. The average is
-    an unbiased estimate of ``GroupAverage``, invariant in distribution, and never enumerates G.
+    x: (batch, n, channels) -> model's output. ``samples`` (m) is used in training,
+    ``eval_samples`` (default: m) in eval mode. The average is an unbiased estimate of
+    ``GroupAverage``; its law is invariant, and it is exactly invariant only as m grows. It never
+    enumerates G. ``seed``: an int (member e gets seed + e) or one seed per ensemble member.
     """
 
     def __init__(self, model: nn.Module, group: PermutationGroup, samples: int = 1,
-                 eval_samples: int | None = None, seed: int = 0) -> None:
+                 eval_samples: int | None = None, seed: int | Sequence[int] = 0) -> None:
         super().__init__(model, group, seed)
-        for name, value in (("samples", samples), ("eval_samples", eval_samples)):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        self.samples = samples
-        self.eval_samples = eval_samples or samples
+        self.samples = _check_count("samples", samples)
+        self.eval_samples = _check_count("eval_samples", eval_samples, allow_none=True) or self.samples
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_set_input(x, self.group.n)
         m = self.samples if self.training else self.eval_samples
-        perms = self.group.sample(x.shape[0] * m, generator=self.generator).to(x.device)
-        return _average_over(self.model, x, perms.view(x.shape[0], m, -1))
+        return _average_over(self.model, x, self._sample(x.shape[0], m))
+
+    def extra_repr(self) -> str:
+        return f"group={self.group.name}, samples={self.samples}, eval_samples={self.eval_samples}"
 
 
 class Augment(_RandomWrapper):
     """Training-time augmentation: each sample is acted on by its own uniform random element.
 
-    In eval mode it is the identity: the model is evaluated as it is, not symmetrized.
+    x: (batch, n, channels) -> model's output. In eval mode it is the identity: the model is
+    evaluated as it is, not symmetrized, so it is invariant only as far as training made it.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_set_input(x, self.group.n)
         if not self.training:
             return self.model(x)
-        perms = self.group.sample(x.shape[0], generator=self.generator).to(x.device)
-        return self.model(act(x, perms))
+        return self.model(act(x, self._sample(x.shape[0], 1)[:, 0], check=False))
+
+    def extra_repr(self) -> str:
+        return f"group={self.group.name}"
 
 
-def reseed(model: nn.Module, seed: int) -> None:
-    """Reset the generator of every random wrapper in ``model`` (each from its own derived seed)."""
-    for i, module in enumerate(m for m in model.modules() if isinstance(m, _RandomWrapper)):
-        module.reseed(seed * 1_000_003 + i)
+def _random_wrappers(model: nn.Module) -> list[_RandomWrapper]:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return [m for m in model.modules() if isinstance(m, _RandomWrapper)]
+
+
+def reseed(model: nn.Module, seeds: int | Sequence[int]) -> None:
+    """Give ensemble member e of every random wrapper in ``model`` the key of ``seeds[e]``.
+
+    Wrappers are told apart by their position in ``model.modules()`` (each gets its own stream),
+    so member e of an ensemble draws exactly what a solo model reseeded with ``seeds[e]`` draws.
+    An int is one seed for a solo model.
+    """
+    seeds = [seeds] if isinstance(seeds, int) and not isinstance(seeds, bool) else list(seeds)
+    for i, wrapper in enumerate(_random_wrappers(model)):
+        wrapper.reseed(seeds, stream=i)
+
+
+def rewind(model: nn.Module, stream: int) -> None:
+    """Restart the evaluation draws of every random wrapper in ``model`` on stream ``stream`` (>= 1)."""
+    if isinstance(stream, bool) or not isinstance(stream, int) or stream < 1:
+        raise ValueError(f"stream must be an int >= 1 (0 is the training stream), got {stream!r}")
+    for wrapper in _random_wrappers(model):
+        wrapper.rewind(stream)
