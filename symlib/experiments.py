@@ -1,54 +1,108 @@
-"""Runs, caches and sweeps: what the chapters call.
+"""Runs, grids, packed sweeps, selection and the run cache: what the chapters call to train.
 
-* ``Config``: a frozen, hashable description of one run. Its ``seeds`` are trained together as
-  one ensemble (``symlib.layers``), member e exactly as a solo run with seed ``seeds[e]``.
-* ``run(config)``: train, return the tidy history (one row per evaluation and seed, with the
-  config's fields as columns).
-* ``run_cached(config, cache_dir)``: the same, stored under a key that hashes the config *and*
-  symlib's source, so a change to the library retrains and nothing else does. Writes are atomic
-  (temp file + rename); an unreadable entry is recomputed with a warning, never trusted.
-* ``sweep(configs, cache_dir, n_jobs, client)``: the missing runs in parallel with joblib (one
-  torch thread per worker), or on a Dask cluster when given a ``dask.distributed.Client``.
-  Finished runs are cached one by one, so an interrupted sweep resumes where it stopped.
-* ``Chapter``: the provenance record (parameters, seconds, versions, git commit) each chapter
-  writes at its end, which the book's Reproducibility page collects.
+* ``Config``: a frozen, hashable description of ONE run (one seed, one setting). Every field is
+  validated at construction, defaults are resolved (so two spellings of one run share a key), and
+  no field is accepted where it would be ignored.
+* ``grid(config, lr=[...], weight_decay=[...], seed=[...], ...)``: the Cartesian product of
+  settings, as a list of Configs.
+* ``sweep(configs, cache_dir)``: every run's history. Cached runs are read; the missing ones are
+  *packed*: runs that share an architecture and a step count (everything but seed, lr,
+  weight_decay and train_size) train together as one ensemble (``symlib.layers``), member e
+  exactly as its solo run. Packs go to joblib workers (one torch thread each), or to a Dask
+  cluster (a ``client``, a ``scheduler`` address, or the ``SYMLIB_SCHEDULER`` variable).
+* ``select(histories, tuned=("lr", "weight_decay"), by="val_loss")``: for every run group that
+  differs only in the tuned settings (e.g. each approach, training-set size and seed), the setting
+  with the best validation score, with its validation score and test result. The test set
+  chooses nothing.
+* The cache: one entry per run, keyed by the config and the source of the code that can change its
+  numbers (``NUMERIC_MODULES`` and this module's run functions), stored with a schema version.
+  Writes are atomic; an unreadable, foreign or outdated entry is recomputed with a warning.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
+import itertools
 import json
+import math
 import os
 import pickle
-import platform
-import subprocess
+import signal
 import sys
-import tempfile
+import threading
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 
-import joblib
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from . import data, models, train
-from .files import atomic_write
-from .layers import ensemble_size
+from .files import atomic_write, require_writable
+from .layers import INITS, REDUCTIONS, ensemble_size
+from .rng import check_seed
 
-__all__ = ["Config", "build_model", "make_task", "run", "run_cached", "sweep", "cache_key", "cache_path", "atomic_write",
-           "save_table", "Chapter", "versions", "TASKS", "require"]
+__all__ = ["Config", "grid", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
+           "cache_key", "cache_path", "numeric_source_hash", "symlib_source_hash", "TASKS", "SCHEMA",
+           "HISTORY_COLUMNS", "NUMERIC_MODULES", "PER_MEMBER_FIELDS"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+SCHEMA = 2  # bump when a history's columns or meaning change: older entries are then recomputed
+NUMERIC_MODULES = ("groups", "bases", "layers", "symmetrize", "data", "models", "train", "rng")
+# The definitions of this module that a run's numbers depend on (hashed with NUMERIC_MODULES).
+RUN_DEFINITIONS = ("Config", "TASKS", "make_task", "_task", "build_model", "run_pack")
+PER_MEMBER_FIELDS = ("seed", "lr", "weight_decay", "train_size")  # may differ within one ensemble
+HISTORY_COLUMNS = ("seed", "member", "step", "samples_seen", "train_loss", "train_accuracy", "grad_norm", "val_loss",
+                   "val_accuracy", "test_loss", "test_accuracy", "test_saturated", "selected", "diverged", "seconds",
+                   "parameters", "bayes_accuracy")
+TASKS = {"gaussian_variance": lambda c: data.GaussianVarianceTask(c.n, c.d, c.var0, c.var1),
+         "ring": lambda c: data.ring_task(c.n, c.d, c.rho),
+         "pair": lambda c: data.pair_task(c.n, c.d, c.rho)}
+
+
+def _bad(name: str, expected: str, value) -> ValueError:
+    return ValueError(f"Config.{name} must be {expected}, got {value!r}")
+
+
+def _int_field(name: str, value, low: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"Config.{name} must be an int >= {low}{' or None' if allow_none else ''}, got {value!r}")
+    if value < low:
+        raise _bad(name, f"an int >= {low}{' or None' if allow_none else ''}", value)
+
+
+def _float_field(name: str, value, low: float, strict: bool, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"Config.{name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value) or (value <= low if strict else value < low) or (high is not None and value >= high):
+        bounds = f"{'>' if strict else '>='} {low}" + (f" and < {high}" if high is not None else "")
+        raise _bad(name, f"a finite number {bounds}", value)
+    return value
+
+
+def _choice_field(name: str, value, choices) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise _bad(name, f"one of {tuple(choices)}", value)
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """One training run (all its seeds). Every field is a plain value, so the config hashes stably."""
+    """One training run. See ``symlib.train.fit`` for the meaning of the training fields.
+
+    Budget: give ``steps``, or ``epochs`` with ``min_steps`` (then ``steps = max(min_steps,
+    ceil(epochs * training samples / batch_size))``, so that a large training set is not cut short
+    and a small one still gets ``min_steps`` updates). ``val_fraction`` holds out part of a fixed
+    training set for validation and checkpoint selection; ``val_size`` draws a validation set with
+    fresh data. ``rho`` is the ring/pair tasks' correlation, ``var0``/``var1`` the variance task's.
+    """
 
     approach: str = "deepsets"
     task: str = "gaussian_variance"
@@ -61,41 +115,147 @@ class Config:
     group: str = "symmetric"
     samples: int = 1
     eval_samples: int | None = None
-    reduction: str = "mean"
+    reduction: str = "sum"
     init: str = "default"
     loss: str = "logits"
     train_size: int | None = None
-    steps: int = 1000
-    batch_size: int = 32
-    lr: float = 1e-3
-    schedule: str = "constant"
-    seeds: tuple[int, ...] = (0,)
+    val_fraction: float | None = None
+    val_size: int | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    min_steps: int | None = None
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    seed: int = 0
     test_size: int = 20_000
     eval_every: int | None = None
+    test_at: str = "selected"
 
-    def __post_init__(self):
-        if not isinstance(self.seeds, tuple) or not self.seeds or not all(isinstance(s, int) for s in self.seeds):
-            raise ValueError(f"seeds must be a non-empty tuple of ints, got {self.seeds!r}")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds must be distinct, got {self.seeds!r}")
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {sorted(TASKS)}, got {self.task!r}")
-        if self.approach not in models.APPROACHES:
-            raise ValueError(f"approach must be one of {models.APPROACHES}, got {self.approach!r}")
+    def __post_init__(self) -> None:
+        _choice_field("approach", self.approach, models.APPROACHES)
+        _choice_field("task", self.task, TASKS)
+        _int_field("n", self.n, 1)
+        _int_field("d", self.d, 1)
+        _int_field("width", self.width, 1)
+        _choice_field("group", self.group, models.GROUPS)
+        _int_field("samples", self.samples, 1)
+        _int_field("eval_samples", self.eval_samples, 1, allow_none=True)
+        _choice_field("reduction", self.reduction, REDUCTIONS)
+        _choice_field("init", self.init, INITS)
+        _choice_field("loss", self.loss, train.LOSSES)
+        _choice_field("schedule", self.schedule, train.SCHEDULES)
+        _choice_field("test_at", self.test_at, train.TEST_AT)
+        _int_field("train_size", self.train_size, 1, allow_none=True)
+        _int_field("val_size", self.val_size, 1, allow_none=True)
+        _int_field("batch_size", self.batch_size, 1)
+        _int_field("test_size", self.test_size, 1)
+        _int_field("eval_every", self.eval_every, 1, allow_none=True)
+        check_seed(self.seed, "Config.seed")
+        for name in ("var0", "var1"):
+            _float_field(name, getattr(self, name), 0.0, strict=True)
+        _float_field("lr", self.lr, 0.0, strict=True)
+        _float_field("weight_decay", self.weight_decay, 0.0, strict=False)
+        _float_field("rho", self.rho, -1.0, strict=True, high=1.0)
+        if self.val_fraction is not None:
+            _float_field("val_fraction", self.val_fraction, 0.0, strict=True, high=1.0)
+        self._check_unused()
+        self._resolve_budget()
+
+    def _check_unused(self) -> None:
+        """Refuse settings that the run would silently ignore."""
+        default = Config.__dataclass_fields__
+        if self.approach not in models.GROUP_APPROACHES and self.group != default["group"].default:
+            raise ValueError(f"Config.group is used only by the approaches {models.GROUP_APPROACHES}; "
+                             f"approach {self.approach!r} got group={self.group!r}")
+        if self.approach != "sampled" and (self.samples != 1 or self.eval_samples is not None):
+            raise ValueError(f"Config.samples and eval_samples are used only by approach 'sampled'; approach "
+                             f"{self.approach!r} got samples={self.samples!r}, eval_samples={self.eval_samples!r}")
+        if self.approach == "orbit" and self.reduction != "sum":
+            raise ValueError(f"Config.reduction must be 'sum' for approach 'orbit' (its layers sum), got {self.reduction!r}")
+        if self.task == "gaussian_variance" and self.rho != 0.0:
+            raise ValueError(f"Config.rho is used only by the ring and pair tasks; task 'gaussian_variance' got rho={self.rho!r}")
+        if self.task != "gaussian_variance" and (self.var0, self.var1) != (1.0, 0.8):
+            raise ValueError(f"Config.var0 and var1 are used only by task 'gaussian_variance'; task {self.task!r} "
+                             f"got var0={self.var0!r}, var1={self.var1!r}")
+        if self.task == "ring" and not abs(self.rho) < 0.5:
+            raise _bad("rho", "a number with |rho| < 0.5 for the ring task", self.rho)
+        if self.train_size is None and self.val_fraction is not None:
+            raise ValueError(f"Config.val_fraction splits a fixed training set; with fresh data (train_size=None) "
+                             f"use val_size, got val_fraction={self.val_fraction!r}")
+        if self.train_size is not None and self.val_size is not None:
+            raise ValueError(f"Config.val_size is for fresh data; with train_size={self.train_size} use "
+                             f"val_fraction, got val_size={self.val_size!r}")
+        if self.train_size is not None and self.val_fraction is not None:
+            held_out = round(self.val_fraction * self.train_size)
+            if held_out < 1 or held_out >= self.train_size:
+                raise ValueError(f"Config.val_fraction={self.val_fraction} leaves train_size={self.train_size} with "
+                                 f"{self.train_size - held_out} training and {held_out} validation samples; each "
+                                 "part needs at least 1")
+
+    def _resolve_budget(self) -> None:
+        if self.epochs is None:
+            if self.min_steps is not None:
+                raise ValueError(f"Config.min_steps is a floor for an epochs budget; got min_steps="
+                                 f"{self.min_steps!r} without epochs")
+            _int_field("steps", self.steps, 1)
+        else:
+            if self.steps is not None:
+                raise ValueError(f"give Config.steps or Config.epochs, not both (got steps={self.steps!r}, "
+                                 f"epochs={self.epochs!r})")
+            if self.train_size is None:
+                raise ValueError(f"Config.epochs needs a fixed training set; got epochs={self.epochs!r} with "
+                                 "train_size=None (fresh data: give steps)")
+            epochs = _float_field("epochs", self.epochs, 0.0, strict=True)
+            _int_field("min_steps", self.min_steps, 1, allow_none=True)
+            steps = max(self.min_steps or 1, math.ceil(epochs * self.training_samples / self.batch_size))
+            object.__setattr__(self, "steps", steps)
+
+    @property
+    def training_samples(self) -> int | None:
+        """Samples a run trains on: the fixed set minus its validation part (None for fresh data)."""
+        if self.train_size is None:
+            return None
+        return self.train_size - (round(self.val_fraction * self.train_size) if self.val_fraction else 0)
 
     def replace(self, **changes) -> "Config":
+        """A copy with ``changes``; a derived budget is re-derived (``steps`` is recomputed from epochs)."""
+        if self.epochs is not None and "steps" not in changes:
+            changes.setdefault("steps", None)
         return dataclasses.replace(self, **changes)
 
+    @property
+    def evaluation_interval(self) -> int:
+        """Steps between evaluations: ``eval_every``, or by default a tenth of the run."""
+        return self.eval_every or max(1, self.steps // 10)
+
     def fields(self) -> dict:
-        """The config as a flat dict, seeds excluded (each history row has its own seed)."""
-        out = dataclasses.asdict(self)
-        out.pop("seeds")
-        return out
+        """The config as a flat dict (the columns every history row carries), with ``eval_every``
+        resolved, so that a run given the default explicitly is the same run (and cache entry)."""
+        return {**dataclasses.asdict(self), "eval_every": self.evaluation_interval}
+
+    def pack_key(self) -> tuple:
+        """What must be equal for runs to train as one ensemble: all but the per-member settings."""
+        return tuple((k, v) for k, v in self.fields().items()
+                     if k not in PER_MEMBER_FIELDS and k not in ("epochs", "min_steps"))
 
 
-TASKS = {"gaussian_variance": lambda c: data.GaussianVarianceTask(c.n, c.d, c.var0, c.var1),
-         "ring": lambda c: data.ring_task(c.n, c.d, c.rho),
-         "pair": lambda c: data.pair_task(c.n, c.d, c.rho)}
+def grid(config: Config, **axes: Sequence) -> list[Config]:
+    """Every combination of the values in ``axes`` applied to ``config``, in row-major order.
+
+    ``grid(base, lr=[1e-3, 3e-3], seed=range(5))`` -> 10 Configs. Each axis must name a Config field
+    and hold a non-empty sequence of values.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a symlib.experiments.Config, got {type(config).__name__}")
+    names = [f.name for f in dataclasses.fields(Config)]
+    for name, values in axes.items():
+        if name not in names:
+            raise ValueError(f"grid axis {name!r} is not a Config field; expected one of {names}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, range)) or not len(values):
+            raise ValueError(f"grid axis {name!r} must be a non-empty sequence of values, got {values!r}")
+    return [config.replace(**dict(zip(axes, combo))) for combo in itertools.product(*axes.values())]
 
 
 def make_task(config: Config):
@@ -105,199 +265,310 @@ def make_task(config: Config):
 
 @cache
 def _task(name: str, n: int, d: int, var0: float, var1: float, rho: float):
-    return TASKS[name](Config(task=name, n=n, d=d, var0=var0, var1=var1, rho=rho))
+    return TASKS[name](Config(task=name, n=n, d=d, var0=var0, var1=var1, rho=rho, steps=1))
 
 
-def build_model(config: Config) -> torch.nn.Module:
-    """The ensemble of len(seeds) members; member e initialized exactly as a solo model with seed e."""
-    kw = dict(width=config.width, group=config.group, samples=config.samples, eval_samples=config.eval_samples,
-              reduction=config.reduction, init=config.init)
-    if config.loss == "probabilities":
-        kw["probabilities"] = True
-    members = len(config.seeds)
+def _build(config: Config, ensemble: int) -> torch.nn.Module:
+    return models.build(config.approach, config.n, config.d, width=config.width, group=config.group,
+                        samples=config.samples, eval_samples=config.eval_samples, ensemble_size=ensemble,
+                        probabilities=config.loss == "probabilities", reduction=config.reduction, init=config.init)
+
+
+def build_model(configs: Config | Sequence[Config]) -> torch.nn.Module:
+    """The model of one run, or the ensemble of a pack whose member e is initialized exactly as the
+    solo model of ``configs[e]`` (torch's RNG seeded with its seed, as a solo run would be)."""
+    configs = [configs] if isinstance(configs, Config) else list(configs)
+    if len({c.pack_key() for c in configs}) != 1:
+        raise ValueError("build_model takes runs that share an architecture (Config.pack_key)")
     with torch.random.fork_rng(devices=[]):
         solos = []
-        for seed in config.seeds:
-            torch.manual_seed(seed)
-            solos.append(models.build(config.approach, config.n, config.d, **kw))
-        if members == 1:
+        for config in configs:
+            torch.manual_seed(config.seed)
+            solos.append(_build(config, 1))
+        if len(configs) == 1:
             return solos[0]
-        model = models.build(config.approach, config.n, config.d, ensemble_size=members, **kw)
+        model = _build(configs[0], len(configs))
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(torch.stack([solo.get_parameter(name) for solo in solos]))
     return model
 
 
+def run_pack(configs: Sequence[Config], num_threads: int | None = None, progress: bool | None = None) -> list[pd.DataFrame]:
+    """Train runs that share ``pack_key`` as one ensemble; return one history per run, in order.
+
+    Each history carries the run's config fields as columns, its parameter count (per member) and
+    the task's Bayes accuracy.
+    """
+    configs = list(configs)
+    first = configs[0]
+    model = build_model(configs)
+    if ensemble_size(model) != len(configs):
+        raise ValueError(f"approach {first.approach!r} built an ensemble of {ensemble_size(model)}, "
+                         f"expected {len(configs)}")
+    task = make_task(first)
+    history = train.fit(
+        model, task, steps=first.steps, batch_size=first.batch_size, lr=[c.lr for c in configs],
+        weight_decay=[c.weight_decay for c in configs], train_size=[c.train_size for c in configs],
+        val_fraction=first.val_fraction, val_size=first.val_size, test_size=first.test_size,
+        eval_every=first.evaluation_interval, seeds=[c.seed for c in configs], loss=first.loss, schedule=first.schedule,
+        test_at=first.test_at, num_threads=num_threads, progress=progress)
+    parameters, bayes = models.parameter_count(model), task.bayes_accuracy()
+    out = []
+    for e, config in enumerate(configs):
+        part = history[history.member == e].drop(columns=["lr", "weight_decay", "train_size", "seed"])
+        fields = pd.DataFrame([config.fields()] * len(part), index=part.index)
+        out.append(pd.concat([fields, part.assign(member=e, parameters=parameters, bayes_accuracy=bayes)], axis=1)
+                   .reset_index(drop=True))
+    return out
+
+
 def run(config: Config, num_threads: int | None = None, progress: bool | None = None) -> pd.DataFrame:
-    """Train ``config`` and return its history with the config's fields as columns."""
-    model = build_model(config)
-    if ensemble_size(model) != len(config.seeds):
-        raise ValueError(f"approach {config.approach!r} built an ensemble of {ensemble_size(model)}, "
-                         f"expected {len(config.seeds)}")
-    history = train.fit(model, make_task(config), steps=config.steps, batch_size=config.batch_size, lr=config.lr,
-                        train_size=config.train_size, test_size=config.test_size, eval_every=config.eval_every,
-                        seeds=config.seeds, loss=config.loss, schedule=config.schedule, num_threads=num_threads, progress=progress)
-    history["bayes_accuracy"] = make_task(config).bayes_accuracy()
-    fields = pd.DataFrame([config.fields()] * len(history))
-    return pd.concat([fields, history], axis=1)
+    """Train one run and return its history (config fields as columns)."""
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a symlib.experiments.Config, got {type(config).__name__}")
+    return run_pack([config], num_threads=num_threads, progress=progress)[0]
+
+
+def _hash_files(paths: Sequence[Path], root: Path) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest
+
+
+def numeric_source_hash(package_dir: str | os.PathLike = PACKAGE_DIR) -> str:
+    """Hash of the code that can change a run's numbers: ``NUMERIC_MODULES`` and this module's run
+    definitions (``RUN_DEFINITIONS``, by their source text). Plots, profiling, checks, the original
+    notebook's code and the book helpers are left out, so editing them keeps every cached run."""
+    root = Path(package_dir)
+    digest = _hash_files([root / f"{name}.py" for name in NUMERIC_MODULES], root)
+    source = (root / "experiments.py").read_text()
+    for node in ast.parse(source).body:
+        names = ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                 else [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)])
+        if set(names) & set(RUN_DEFINITIONS):
+            digest.update(ast.get_source_segment(source, node).encode())
+    return digest.hexdigest()
+
+
+@cache
+def _numeric_source_hash() -> str:
+    return numeric_source_hash()
 
 
 @cache
 def symlib_source_hash() -> str:
-    """Hash of every symlib source file: a library change invalidates every cached run."""
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """Hash of every symlib source file (a chapter that imports any of them re-executes on a change)."""
+    return _hash_files(sorted(PACKAGE_DIR.rglob("*.py")), PACKAGE_DIR).hexdigest()
 
 
 def cache_key(config: Config) -> str:
-    payload = json.dumps(dataclasses.asdict(config), sort_keys=True) + symlib_source_hash()
+    payload = json.dumps(config.fields(), sort_keys=True) + f"|schema {SCHEMA}|" + _numeric_source_hash()
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
-
-
-def save_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Save a results table as CSV (atomically), for readers who want to re-plot it."""
-    atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
-    return Path(path)
-
-
-def _load(path: Path, config: Config) -> pd.DataFrame | None:
-    if not path.exists():
-        return None
-    try:
-        with open(path, "rb") as f:
-            stored = pickle.load(f)
-        if stored["config"] != config or not isinstance(stored["history"], pd.DataFrame):
-            raise ValueError("entry does not match its config")
-        return stored["history"]
-    except Exception as exc:  # any unreadable entry: recompute, never trust it
-        warnings.warn(f"cache entry {path.name} is unreadable ({type(exc).__name__}: {exc}); recomputing",
-                      stacklevel=3)
-        return None
 
 
 def cache_path(config: Config, cache_dir: str | os.PathLike) -> Path:
     return Path(cache_dir) / f"{cache_key(config)}.pkl"
 
 
-def run_cached(config: Config, cache_dir: str | os.PathLike, num_threads: int | None = None,
-               path: Path | None = None) -> pd.DataFrame:
-    """``run``, read from or written to the cache. ``path`` overrides the entry's location: a sweep
-    passes the one its own process computed, so workers that import symlib later agree with it."""
-    path = path or cache_path(config, cache_dir)
-    history = _load(path, config)
-    if history is None:
-        history = run(config, num_threads=num_threads, progress=False)
-        payload = pickle.dumps({"config": config, "history": history})
-        atomic_write(path, lambda tmp: Path(tmp).write_bytes(payload))
-    return history
+def _load(path: Path, config: Config) -> pd.DataFrame | None:
+    """The cached history of ``config``, or None (with a warning if an entry was there but unusable)."""
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as f:
+            stored = pickle.load(f)
+        if not isinstance(stored, dict) or stored.get("schema") != SCHEMA:
+            raise ValueError(f"schema {stored.get('schema') if isinstance(stored, dict) else None}, expected {SCHEMA}")
+        if not isinstance(stored.get("config"), Config) or stored["config"].fields() != config.fields():
+            raise ValueError("entry does not match its config")
+        history = stored.get("history")
+        if not isinstance(history, pd.DataFrame):
+            raise ValueError("history is not a DataFrame")
+        missing = [c for c in (*HISTORY_COLUMNS, *config.fields()) if c not in history.columns]
+        if missing or history.empty:
+            raise ValueError(f"history lacks columns {missing}" if missing else "history is empty")
+        return history
+    except Exception as exc:  # any unusable entry: recompute, never trust it
+        warnings.warn(f"cache entry {path.name} is unusable ({type(exc).__name__}: {exc}); recomputing", stacklevel=3)
+        return None
 
 
-def sweep(configs: list[Config] | dict[str, Config], cache_dir: str | os.PathLike, n_jobs: int = -1, client=None,
-          progress: bool | None = None, scheduler: str | None = None) -> pd.DataFrame:
-    """Run every config (cached ones are read, not retrained); return their histories concatenated.
+def _store(path: Path, config: Config, history: pd.DataFrame) -> None:
+    payload = pickle.dumps({"schema": SCHEMA, "config": config, "history": history})
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(payload))
 
-    configs: a list, or a dict {label: config} whose labels become a "label" column.
-    n_jobs: joblib workers on this machine (-1: one per core), each with one torch thread.
-    client: a ``dask.distributed.Client``; the missing runs then go to its cluster instead.
-    scheduler: the address of a running Dask scheduler (``tcp://host:8786``) to connect to, if no
-      client is given; default: the environment variable ``SYMLIB_SCHEDULER`` (unset: run locally).
+
+def pack(configs: Sequence[Config], max_members: int = 128, min_packs: int = 1) -> list[list[Config]]:
+    """Group runs into ensembles: equal ``pack_key`` (architecture, step count, ...), at most
+    ``max_members`` each, largest work first. Packs are split further (in halves) until there
+    are at least ``min_packs`` of them, so that every worker has one, as long as halves keep >= 2
+    members."""
+    groups: dict[tuple, list[Config]] = {}
+    for config in configs:
+        groups.setdefault(config.pack_key(), []).append(config)
+    packs = [members[i:i + max_members] for members in groups.values() for i in range(0, len(members), max_members)]
+    cost = lambda p: len(p) * p[0].steps * p[0].samples  # noqa: E731
+    packs.sort(key=cost, reverse=True)
+    while len(packs) < min_packs and len(packs[0]) >= 4:
+        largest = packs.pop(0)
+        half = len(largest) // 2
+        packs += [largest[:half], largest[half:]]
+        packs.sort(key=cost, reverse=True)
+    return packs
+
+
+_WATCHDOG = threading.Event()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a local worker process: exit as soon as the sweeping process is gone (killed, even by
+    SIGKILL, which leaves it no chance to stop its workers), instead of finishing queued runs."""
+    if _WATCHDOG.is_set() or parent == os.getpid():
+        return
+    _WATCHDOG.set()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True, name="symlib-parent-watchdog").start()
+
+
+def _run_pack_job(configs: list[Config], parent: int | None) -> list[pd.DataFrame]:
+    if parent is not None:
+        _exit_with_parent(parent)
+    return run_pack(configs, num_threads=1, progress=False)
+
+
+def _labels(configs) -> tuple[list[Config], list | None]:
+    if isinstance(configs, Mapping):
+        return list(configs.values()), list(configs)
+    if isinstance(configs, (str, bytes)) or not isinstance(configs, Sequence):
+        raise TypeError(f"configs must be a list of Config or a dict {{key: Config}}, got {type(configs).__name__}")
+    return list(configs), None
+
+
+def sweep(configs: Sequence[Config] | Mapping, cache_dir: str | os.PathLike, n_jobs: int = -1, client=None,
+          scheduler: str | None = None, names: Sequence[str] | None = None, max_members: int = 128,
+          progress: bool | None = None) -> pd.DataFrame:
+    """Every run's history, concatenated (cached runs are read, the missing ones trained in packs).
+
+    configs: a list of Configs, or a dict {key: Config}. String keys become a "label" column; tuple
+      keys become one column each, named by ``names`` (e.g. ``names=("model", "size")``).
+    n_jobs: local joblib workers (-1: one per core), each with one torch thread.
+    client / scheduler: a ``dask.distributed.Client``, or the address of a running scheduler
+      (default: the ``SYMLIB_SCHEDULER`` environment variable); the packs then run on that cluster
+      and come back to this process, which writes the cache (the workers need no access to it).
+    max_members: the largest ensemble a pack may form.
+
+    Each finished pack is cached at once, so an interrupted sweep resumes with the missing runs
+    only. Killed or interrupted, a local sweep leaves no worker process behind.
     """
-    cache_dir = Path(cache_dir)
-    labels = list(configs) if isinstance(configs, dict) else None
-    configs = list(configs.values()) if isinstance(configs, dict) else list(configs)
+    configs, keys = _labels(configs)
     if not all(isinstance(c, Config) for c in configs):
         raise TypeError("configs must all be symlib.experiments.Config")
-    # Each entry is read once: cached runs here, the missing ones come back from their workers.
-    loaded = {c: _load(cache_path(c, cache_dir), c) for c in dict.fromkeys(configs)}
+    if not configs:
+        raise ValueError("configs must hold at least one Config, got none")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs must be -1 (one per core) or a positive int, got {n_jobs!r}")
+    if isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1:
+        raise ValueError(f"max_members must be a positive int, got {max_members!r}")
+    columns = _key_columns(keys, names)
+    cache_dir = require_writable(cache_dir, "cache_dir")
+    paths = {c: cache_path(c, cache_dir) for c in dict.fromkeys(configs)}
+    loaded = {c: _load(path, c) for c, path in paths.items()}
     missing = [c for c, history in loaded.items() if history is None]
     if missing:
-        if progress is None:
-            progress = sys.stderr.isatty()
-        scheduler = scheduler or os.environ.get("SYMLIB_SCHEDULER") or None
-        if client is None and scheduler:
-            from distributed import Client
-
-            client = Client(scheduler)
-        backend = joblib.parallel_config(backend="dask") if client is not None else nullcontext()
-        with backend, warnings.catch_warnings():
-            # loky replaces workers that idle out or grow; their finished runs are already cached,
-            # and the notice would otherwise land in every chapter's output.
-            warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given", category=UserWarning)
-            jobs = joblib.Parallel(n_jobs=1 if len(missing) == 1 else n_jobs, return_as="generator")(
-                joblib.delayed(run_cached)(c, cache_dir, 1, cache_path(c, cache_dir)) for c in missing)
-            for config, history in zip(missing, tqdm(jobs, total=len(missing), disable=not progress, desc="sweep")):
-                loaded[config] = history
+        _train_missing(missing, paths, loaded, n_jobs, client, scheduler, max_members, progress)
     histories = [loaded[c] for c in configs]
-    if labels is not None:
-        histories = [h.assign(label=label) for h, label in zip(histories, labels)]
+    if columns is not None:
+        histories = [h.assign(**dict(zip(columns, key if isinstance(key, tuple) else (key,))))
+                     for h, key in zip(histories, keys)]
     return pd.concat(histories, ignore_index=True)
 
 
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
+def _key_columns(keys: list | None, names: Sequence[str] | None) -> list[str] | None:
+    if keys is None:
+        if names is not None:
+            raise ValueError(f"names label the keys of a dict of configs; got names={names!r} with a list")
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    if all(isinstance(k, tuple) for k in keys):
+        widths = {len(k) for k in keys}
+        if names is None or len(widths) != 1 or len(names) != widths.pop():
+            raise ValueError(f"tuple keys need names with one column name per key entry, got names={names!r}")
+        return list(names)
+    if any(isinstance(k, tuple) for k in keys):
+        raise ValueError("configs keys must be all strings or all tuples")
+    return [names[0] if names else "label"]
 
 
-def versions() -> dict:
-    """Python, library versions and the git commit (with a dirty flag for uncommitted changes)."""
-    import matplotlib
-    import numpy
-    import scipy
+def _train_missing(missing, paths, loaded, n_jobs, client, scheduler, max_members, progress) -> None:
+    import joblib  # book-side dependencies: imported only when something must be trained
 
-    from . import __version__
+    workers = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    packs = pack(missing, max_members=max_members, min_packs=workers)
+    scheduler = scheduler or os.environ.get("SYMLIB_SCHEDULER") or None
+    own_client = None
+    if client is None and scheduler:
+        from distributed import Client
 
-    commit = _git("rev-parse", "HEAD")
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "pandas": pd.__version__, "matplotlib": matplotlib.__version__,
-            "symlib": __version__, "symlib_source": symlib_source_hash()[:12],
-            "git_commit": commit or "unknown", "git_dirty": bool(dirty) if dirty is not None else None,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
+        client = own_client = Client(scheduler)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    parent = None if client is not None else os.getpid()
+    backend = joblib.parallel_config(backend="dask") if client is not None else nullcontext()
+    try:
+        with backend, warnings.catch_warnings():
+            # loky replaces workers that idle out or grow; their finished packs are already cached,
+            # and the notice would otherwise land in every chapter's output.
+            warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given", category=UserWarning)
+            jobs = joblib.Parallel(n_jobs=1 if len(packs) == 1 and client is None else n_jobs,
+                                   return_as="generator")(joblib.delayed(_run_pack_job)(p, parent) for p in packs)
+            if progress:
+                from tqdm.auto import tqdm
+
+                jobs = tqdm(jobs, total=len(packs), desc=f"sweep ({len(missing)} runs in {len(packs)} packs)")
+            for configs, histories in zip(packs, jobs):
+                for config, history in zip(configs, histories):
+                    _store(paths[config], config, history)
+                    loaded[config] = history
+    finally:
+        if own_client is not None:
+            own_client.close()
 
 
-class Chapter:
-    """Provenance of one chapter run: start it in the first cell, ``finish`` it in the last."""
+def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"), by: str = "val_loss") -> pd.DataFrame:
+    """The best tuned setting of every run group, chosen on validation data only.
 
-    def __init__(self, name: str, params: dict) -> None:
-        self.name, self.params, self.start = name, dict(params), time.perf_counter()
-
-    def finish(self, results_dir: str | os.PathLike) -> dict:
-        record = {"chapter": self.name, "seconds": round(time.perf_counter() - self.start, 2),
-                  "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "parameters": self.params, **versions()}
-        path = Path(results_dir) / "provenance" / f"{self.name}.json"
-        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
-        return record
-
-
-def require(name: str, value, kind: type | tuple[type, ...], *, low=None, choices=None, each=None) -> None:
-    """Validate one chapter parameter; raise ValueError naming it, what was expected and what came.
-
-    kind: the expected type(s) (bool is never accepted as a number); low: inclusive minimum;
-    choices: allowed values; each: for a list, the type every element must have (and ``low``
-    then applies to the elements).
+    histories: sweep output. Each run contributes its checkpoint row (``selected``); diverged runs
+    have none and are never chosen. Runs are grouped by every config column except ``tuned`` (so
+    each approach, training-set size and seed is its own group) and, within a group, the run with
+    the lowest ``val_loss`` (or highest ``val_accuracy``) wins; ties go to the first in grid order.
+    Returns one row per group: the group's columns, the chosen values of ``tuned``, the validation
+    score, the test metrics, and ``trials`` (how many settings were compared).
     """
-    def bad(expected: str):
-        raise ValueError(f"parameter {name!r} must be {expected}, got {value!r}")
-
-    def is_kind(v, k) -> bool:
-        return isinstance(v, k) and not (isinstance(v, bool) and bool not in (k if isinstance(k, tuple) else (k,)))
-
-    if not is_kind(value, kind):
-        bad(f"of type {kind}")
-    items = value if each is not None else [value]
-    if each is not None:
-        if not value:
-            bad("a non-empty list")
-        if not all(is_kind(v, each) for v in value):
-            bad(f"a list of {each}")
-    if low is not None and any(v < low for v in items):
-        bad(f">= {low}" + (" (each element)" if each is not None else ""))
-    if choices is not None and any(v not in choices for v in items):
-        bad(f"one of {choices}")
+    if not isinstance(histories, pd.DataFrame):
+        raise TypeError(f"histories must be a DataFrame (sweep output), got {type(histories).__name__}")
+    if by not in ("val_loss", "val_accuracy"):
+        raise ValueError(f"by must be 'val_loss' or 'val_accuracy', got {by!r}")
+    fields = [f.name for f in dataclasses.fields(Config)]
+    tuned = list(tuned)
+    for name in tuned:
+        if name not in fields or name not in histories.columns:
+            raise ValueError(f"tuned must name Config fields present in histories, got {name!r}")
+    chosen = histories[histories["selected"]]
+    if chosen[by].isna().any():
+        raise ValueError(f"select by {by!r} needs validation data: some runs have no {by} (give val_fraction or val_size)")
+    labels = [c for c in histories.columns if c not in fields and c not in HISTORY_COLUMNS
+              and c not in ("member", "epoch", "lr", "weight_decay", "train_size")]
+    group = [c for c in fields + labels if c in chosen.columns and c not in tuned and c not in ("steps", "eval_every")]
+    order = chosen.reset_index(drop=True)
+    order["_score"] = order[by] if by == "val_loss" else -order[by]
+    grouped = order.groupby(group, sort=False, dropna=False)
+    best = grouped["_score"].idxmin()
+    out = order.loc[best.to_numpy()].assign(trials=grouped.size().to_numpy())
+    return out.drop(columns="_score").reset_index(drop=True)
