@@ -1,16 +1,19 @@
-"""The built book, checked as a reader would see it: every page opened in headless Chromium.
+"""The built book, checked as a reader would see it: every page opened in headless Chromium, offline.
 
 BOOK_HTML is the built site (default _build/html) and BOOK_ROOT the book whose executed chapters it
 was built from (default: the repository). Skipped, with the reason, when there is no build.
+Chromium runs with the network disabled (book/print_pdf.py's flags): what loads is what the build ships.
 """
 
 import html as html_lib
+import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
@@ -18,12 +21,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html")).resolve()
 BOOK_ROOT = Path(os.environ.get("BOOK_ROOT", HTML.parents[1])).resolve()
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+_spec = importlib.util.spec_from_file_location("print_pdf", ROOT / "book" / "print_pdf.py")
+print_pdf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(print_pdf)
+CHROMIUM = print_pdf.chromium()
 
 pytestmark = [
     pytest.mark.skipif(not (HTML / "index.html").exists(), reason=f"no built book at {HTML} (run make book or make check-book)"),
 ]
 PAGES = sorted((HTML / "book").glob("*.html")) if (HTML / "book").exists() else []
+# Every page of the site, for the link check (_static holds the theme's templates, not pages).
+SITE = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts
+              and not p.name.startswith(".")) if HTML.exists() else []
 
 # Records, once the page has loaded, every image that failed to load.
 PROBE = """<script>window.addEventListener('load', () => document.body.setAttribute('data-broken-images',
@@ -35,15 +44,18 @@ def render(page: Path) -> str:
     probe.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
     try:
         with tempfile.TemporaryDirectory() as profile:
-            out = subprocess.run(
-                [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
-                capture_output=True, text=True, timeout=120)
+            out = subprocess.run(print_pdf.chromium_command(profile, "--dump-dom", probe.as_uri(), budget_ms=5000),
+                                 capture_output=True, text=True, timeout=120)
     finally:
         probe.unlink()
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
+
+
+def visible_text(dom: str) -> str:
+    """The text a reader sees: tags, scripts, styles and code blocks removed, entities decoded."""
+    dom = re.sub(r"<(script|style|pre|textarea)\b.*?</\1>", " ", dom, flags=re.S | re.I)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", dom))
 
 
 def test_pages_exist():
@@ -62,6 +74,68 @@ def test_page_renders_cleanly(page):
     assert not re.search(r"&lt;Figure size \d+", dom), "a figure was printed as text instead of drawn"
     assert 'class="output traceback' not in dom and "output error" not in dom
     assert 'class="output stderr' not in dom, "a cell wrote to stderr (a warning or an error)"
+    # Math, typeset offline by the MathJax shipped in _static: no formula is left as raw TeX.
+    if 'class="math' in page.read_text():
+        assert "<mjx-container" in dom, "the page has math but MathJax typeset none of it (offline)"
+    assert "<mjx-merror" not in dom, "MathJax could not parse a formula"
+    seen = visible_text(dom)
+    for raw in ("\\(", "\\[", "$$"):
+        assert raw not in seen, f"raw TeX {raw!r} is visible: ...{seen[max(0, seen.index(raw) - 80):seen.index(raw) + 80]}..."
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.links += [(tag, value) for name, value in attrs if name in ("href", "src") and value]
+
+
+def test_every_local_link_resolves():
+    assert SITE, f"no pages in {HTML}"
+    broken, external = [], []
+    for page in SITE:
+        parser = _Links()
+        parser.feed(page.read_text())
+        for tag, link in parser.links:
+            parts = urlsplit(link)
+            if parts.netloc or parts.scheme in ("http", "https"):
+                if tag in ("script", "link", "img", "iframe"):  # an offline reader would not get it
+                    external.append(f"{page.relative_to(HTML)}: <{tag}> {link}")
+                continue
+            if parts.scheme or not parts.path:  # mailto:, data:, javascript:, #anchor
+                continue
+            target = (page.parent / unquote(parts.path)).resolve()
+            if not (target.is_file() or (target / "index.html").is_file()):
+                broken.append(f"{page.relative_to(HTML)}: {link}")
+    assert not broken, f"{len(broken)} local links lead nowhere: {broken[:10]}"
+    assert not external, f"pages load resources from the network: {external[:10]}"
+
+
+def executed_chapters() -> dict:
+    return {p.stem: nbformat.read(p, as_version=4) for p in (BOOK_ROOT / "book").glob("*.ipynb")
+            if not p.name.startswith(".")}  # hidden: an interrupted run's temp file, not a chapter
+
+
+def test_every_chapter_ends_with_its_data():
+    executed = executed_chapters()
+    assert executed, f"no executed chapters in {BOOK_ROOT / 'book'}"
+    for name, nb in executed.items():
+        record = nb.metadata.get("symlib", {})
+        assert record.get("seconds") is not None, f"{name}: no provenance record in the executed notebook"
+        page = (HTML / "book" / f"{name}.html").read_text()
+        section = re.search(r'<section id="data">(.*?)</section>', page, re.S)
+        assert section, f"{name}: no Data section"
+        downloads = [unquote(h) for h in re.findall(r'href="(\.\./_downloads/[^"]+)"', section.group(1))]
+        names = [Path(h).name for h in downloads]
+        expected = [Path(t).name for t in record["tables"]] + [f"{name}.ipynb", "params.yaml"]
+        assert all(e in names for e in expected), f"{name}: Data links {names}, expected {expected}"
+        assert names.count(f"{name}.ipynb") == 2, f"{name}: the executed and the source notebook are both linked"
+        if name != "reproducibility":
+            assert record["tables"], f"{name}: the chapter saved no results table"
+        for href in downloads:  # the links point at the files themselves, not at look-alikes
+            assert (HTML / "book" / href).resolve().stat().st_size > 0
 
 
 def glue_values(nb) -> dict[str, str]:
@@ -91,8 +165,7 @@ def page_text(name: str) -> str:
 
 def test_every_glue_reference_is_rendered():
     # myst-nb renders an unparseable value as nothing, silently: find each formatted value on its page.
-    executed = {p.stem: nbformat.read(p, as_version=4) for p in (BOOK_ROOT / "book").glob("*.ipynb")
-                if not p.name.startswith(".")}  # hidden: an interrupted run's temp file, not a chapter
+    executed = executed_chapters()
     assert executed, f"no executed chapters in {BOOK_ROOT / 'book'}"
     glued = {name: glue_values(nb) for name, nb in executed.items()}
     texts = {name: "\n".join(c.source for c in nb.cells if c.cell_type == "markdown") for name, nb in executed.items()}
