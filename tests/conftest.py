@@ -1,6 +1,10 @@
 import pytest
 import torch
 
+# The models here are small: one thread is faster than two, and two threads on a busy two-core
+# machine (pytest beside a notebook kernel or a sweep's workers) are many times slower.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _deterministic():
