@@ -221,8 +221,9 @@ class Config:
 
     def replace(self, **changes) -> "Config":
         """A copy with ``changes``; a derived budget is re-derived (``steps`` is recomputed from epochs)."""
-        if self.epochs is not None and "steps" not in changes:
-            changes.setdefault("steps", None)
+        epochs = changes.get("epochs", self.epochs)
+        if epochs is not None and "steps" not in changes:  # an epochs budget derives its steps afresh
+            changes["steps"] = None
         return dataclasses.replace(self, **changes)
 
     @property

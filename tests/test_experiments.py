@@ -1,164 +1,260 @@
-import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 import warnings
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from symlib import experiments as ex
-from symlib import plots
 
-TINY = ex.Config(steps=20, eval_every=10, test_size=200, batch_size=16, width=4, seeds=(0, 1))
-
-
-def test_ensemble_run_equals_solo_runs():
-    both = ex.run(TINY)
-    for seed in TINY.seeds:
-        solo = ex.run(TINY.replace(seeds=(seed,)))
-        member = both[both.seed == seed].reset_index(drop=True)
-        for col in ("train_loss", "test_accuracy", "grad_norm"):
-            torch.testing.assert_close(torch.tensor(member[col].values), torch.tensor(solo[col].values),
-                                       rtol=1e-4, atol=1e-5)
+TINY = ex.Config(steps=20, eval_every=10, test_size=200, batch_size=16, width=4, train_size=40, val_fraction=0.25)
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_run_is_tidy_and_reproducible():
-    a, b = ex.run(TINY), ex.run(TINY)
-    assert a.drop(columns="seconds").equals(b.drop(columns="seconds"))
-    assert {"approach", "train_size", "seed", "step", "test_accuracy", "bayes_accuracy"} <= set(a.columns)
-    assert len(a) == 2 * 2  # 2 evaluations x 2 seeds
+def without_time(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=["seconds", "member"]).reset_index(drop=True)
+
+
+def test_config_resolves_defaults_and_budgets():
+    assert TINY.fields()["eval_every"] == 10
+    implicit = ex.Config(steps=100)
+    assert implicit.fields() == ex.Config(steps=100, eval_every=10).fields()
+    assert ex.cache_key(implicit) == ex.cache_key(ex.Config(steps=100, eval_every=10))
+    budget = ex.Config(train_size=1000, val_fraction=0.2, epochs=10, min_steps=50, batch_size=64)
+    assert budget.steps == 125  # ceil(10 epochs * 800 training samples / 64)
+    assert budget.replace(train_size=100).steps == 50  # the floor
+    assert budget.replace(train_size=4000).steps == 500
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(group="foo"), r"Config.group must be one of"),
+    (dict(group="cyclic"), r"Config.group is used only by the approaches"),
+    (dict(approach="orbit", group="cyclic", reduction="mean"), r"reduction must be 'sum' for approach 'orbit'"),
+    (dict(approach="dense", samples=4), r"samples and eval_samples are used only by approach 'sampled'"),
+    (dict(rho=0.3), r"rho is used only by the ring and pair tasks"),
+    (dict(task="ring", var0=2.0), r"var0 and var1 are used only by task 'gaussian_variance'"),
+    (dict(eval_every=0), r"Config.eval_every must be an int >= 1 or None, got 0"),
+    (dict(n=0), r"Config.n must be an int >= 1, got 0"),
+    (dict(width=0), r"Config.width must be an int >= 1, got 0"),
+    (dict(seed=-1), r"Config.seed must be a non-negative int, got -1"),
+    (dict(lr=float("nan")), r"Config.lr must be a finite number > 0"),
+    (dict(weight_decay=-1.0), r"Config.weight_decay must be a finite number >= 0"),
+    (dict(val_fraction=0.2), r"val_fraction splits a fixed training set"),
+    (dict(train_size=10, val_fraction=1.0), r"Config.val_fraction must be a finite number > 0.0 and < 1.0"),
+    (dict(train_size=2, val_fraction=0.1), r"leaves train_size=2 with 2 training and 0 validation"),
+    (dict(epochs=5, steps=None), r"Config.epochs needs a fixed training set"),
+    (dict(train_size=100, epochs=5, steps=10), r"give Config.steps or Config.epochs, not both"),
+    (dict(min_steps=5), r"min_steps is a floor for an epochs budget"),
+    (dict(approach="mlp"), r"Config.approach must be one of"),
+    (dict(task="mnist"), r"Config.task must be one of"),
+])
+def test_config_refuses_bad_or_ignored_fields(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ex.Config(**{"steps": 10, **kwargs})
+
+
+def test_config_type_errors_name_the_field():
+    with pytest.raises(TypeError, match=r"Config.train_size must be an int"):
+        ex.Config(steps=10, train_size=True)
+    with pytest.raises(TypeError, match=r"Config.lr must be a number"):
+        ex.Config(steps=10, lr="fast")
+
+
+def test_grid_is_the_cartesian_product():
+    configs = ex.grid(TINY, lr=[1e-3, 1e-2], seed=range(3))
+    assert len(configs) == 6 and [c.lr for c in configs[:3]] == [1e-3] * 3 and [c.seed for c in configs[:3]] == [0, 1, 2]
+    with pytest.raises(ValueError, match=r"grid axis 'learning_rate' is not a Config field"):
+        ex.grid(TINY, learning_rate=[1e-3])
+    with pytest.raises(ValueError, match=r"grid axis 'lr' must be a non-empty sequence"):
+        ex.grid(TINY, lr=[])
+
+
+def test_packing_groups_by_architecture_and_step_count():
+    configs = ex.grid(TINY, approach=["deepsets", "dense"], train_size=[40, 80], lr=[1e-3, 1e-2], seed=range(3))
+    packs = ex.pack(configs, max_members=5)
+    assert sum(len(p) for p in packs) == len(configs) and max(len(p) for p in packs) <= 5
+    for p in packs:
+        assert len({c.pack_key() for c in p}) == 1
+    budget = ex.grid(TINY.replace(epochs=20, min_steps=20), train_size=[40, 400], seed=range(2))
+    assert {c.steps for c in budget} == {38, 375} and len(ex.pack(budget)) == 2  # 20 epochs of 30 and 300 samples, batch 16
+    assert len(ex.pack(ex.grid(TINY, seed=range(8)), min_packs=2)) == 2
+
+
+def test_packed_sweep_equals_runs_one_by_one(tmp_path):
+    configs = ex.grid(TINY.replace(approach="sampled", samples=2), lr=[1e-3, 1e-2], train_size=[40, 60], seed=[3, 0])
+    packed = ex.sweep(configs, tmp_path, n_jobs=1)
+    assert packed.groupby(["lr", "train_size", "seed"]).member.nunique().max() == 1  # one member index per run
+    for config in configs[::3]:
+        alone = ex.run(config)
+        mine = packed[(packed.lr == config.lr) & (packed.train_size == config.train_size) & (packed.seed == config.seed)]
+        numeric = [c for c in alone.columns if alone[c].dtype.kind == "f" and c != "seconds"]
+        np.testing.assert_allclose(mine[numeric].to_numpy(float), alone[numeric].to_numpy(float), rtol=1e-5, atol=1e-6)
+
+
+def test_sweep_labels_from_tuple_keys(tmp_path):
+    out = ex.sweep({("DeepSets", 40): TINY, ("dense", 40): TINY.replace(approach="dense")}, tmp_path, n_jobs=1,
+                   names=("model", "size"))
+    assert set(out.model) == {"DeepSets", "dense"} and set(out["size"]) == {40}
+    with pytest.raises(ValueError, match=r"tuple keys need names"):
+        ex.sweep({("a", 1): TINY}, tmp_path)
+
+
+def test_select_picks_lowest_validation_loss(tmp_path):
+    configs = ex.grid(TINY.replace(steps=60), lr=[1e-4, 3e-3, 3e-2], seed=[0, 1])
+    histories = ex.sweep(configs, tmp_path, n_jobs=1)
+    chosen = ex.select(histories)
+    assert len(chosen) == 2 and (chosen.trials == 3).all()
+    checkpoints = histories[histories.selected]
+    for _, row in chosen.iterrows():
+        mine = checkpoints[checkpoints.seed == row.seed]
+        assert row.val_loss == mine.val_loss.min() and row.lr == mine.loc[mine.val_loss.idxmin(), "lr"]
+    assert ex.select(histories, by="val_accuracy").val_accuracy.tolist() == \
+        checkpoints.groupby("seed").val_accuracy.max().tolist()
 
 
 def test_cache_hit_does_not_retrain(tmp_path, monkeypatch):
-    first = ex.run_cached(TINY, tmp_path)
-    monkeypatch.setattr(ex, "run", lambda *a, **k: pytest.fail("a cached run was retrained"))
-    again = ex.run_cached(TINY, tmp_path)
-    pd.testing.assert_frame_equal(first, again)
+    first = ex.sweep([TINY], tmp_path)
+    monkeypatch.setattr(ex, "run_pack", lambda *a, **k: pytest.fail("a cached run was retrained"))
+    pd.testing.assert_frame_equal(first, ex.sweep([TINY], tmp_path))
 
 
-def test_cache_key_depends_on_config_and_source(monkeypatch):
-    key = ex.cache_key(TINY)
-    assert ex.cache_key(TINY.replace(lr=2e-3)) != key
-    monkeypatch.setattr(ex, "symlib_source_hash", lambda: "another library version")
-    assert ex.cache_key(TINY) != key
+def test_cache_key_follows_the_numbers_not_the_plots(tmp_path):
+    copy = tmp_path / "symlib"
+    shutil.copytree(ROOT / "symlib", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    key = ex.numeric_source_hash(copy)
+    assert key == ex.numeric_source_hash(ROOT / "symlib")
+    for harmless in ("plots.py", "profile.py", "check.py", "original.py", "provenance.py"):
+        if (copy / harmless).exists():
+            (copy / harmless).write_text((copy / harmless).read_text() + "\n# an edit that changes no number\n")
+    text = (copy / "experiments.py").read_text()
+    (copy / "experiments.py").write_text(text.replace('"""Every run\'s history', '"""The history of every run'))
+    assert ex.numeric_source_hash(copy) == key, "editing plots or sweep code must keep every cached run"
+    for numeric in ("layers.py", "train.py"):
+        (copy / numeric).write_text((copy / numeric).read_text() + "\nX = 1\n")
+        assert ex.numeric_source_hash(copy) != key, f"editing {numeric} must change the key"
+        key = ex.numeric_source_hash(copy)
+    run_pack = text.index("def run_pack(")
+    (copy / "experiments.py").write_text(text[:run_pack] + text[run_pack:].replace("num_threads=num_threads", "num_threads=None", 1))
+    assert ex.numeric_source_hash(copy) != key, "editing the run function must change the key"
 
 
-@pytest.mark.parametrize("damage", [lambda p: p.write_bytes(p.read_bytes()[:50]), lambda p: p.write_bytes(b"junk")])
-def test_corrupt_entry_is_recomputed_with_a_warning(tmp_path, damage):
-    first = ex.run_cached(TINY, tmp_path)
+@pytest.mark.parametrize("damage", [
+    lambda p: p.write_bytes(p.read_bytes()[:50]),
+    lambda p: p.write_bytes(b"junk"),
+    lambda p: p.write_bytes(pickle.dumps({**pickle.loads(p.read_bytes()), "schema": 1})),
+    lambda p: p.write_bytes(pickle.dumps({**(s := pickle.loads(p.read_bytes())),
+                                          "history": s["history"].drop(columns=["val_loss"])})),
+], ids=["truncated", "junk", "old-schema", "missing-column"])
+def test_unusable_entry_is_recomputed_with_a_warning(tmp_path, damage):
+    first = ex.sweep([TINY], tmp_path)
     (entry,) = tmp_path.glob("*.pkl")
     damage(entry)
-    with pytest.warns(UserWarning, match="unreadable.*recomputing"):
-        again = ex.run_cached(TINY, tmp_path)
-    pd.testing.assert_frame_equal(first.drop(columns="seconds"), again.drop(columns="seconds"))
+    with pytest.warns(UserWarning, match="unusable.*recomputing"):
+        again = ex.sweep([TINY], tmp_path)
+    pd.testing.assert_frame_equal(without_time(first), without_time(again))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ex.run_cached(TINY, tmp_path)  # repaired: read without complaint
+        ex.sweep([TINY], tmp_path)  # repaired: read without complaint
 
 
-def test_atomic_write_leaves_old_file_on_failure(tmp_path):
-    path = tmp_path / "table.csv"
-    path.write_text("old")
+def test_unwritable_cache_fails_before_training(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr(ex, "run_pack", lambda *a, **k: pytest.fail("trained although the result could not be kept"))
+    with pytest.raises(ValueError, match=r"cache_dir must be a writable folder"):
+        ex.sweep([TINY], blocker / "cache")
 
-    def fail(tmp):
-        open(tmp, "w").write("half")
-        raise RuntimeError("interrupted")
 
-    with pytest.raises(RuntimeError):
-        ex.atomic_write(path, fail)
-    assert path.read_text() == "old"
-    assert list(tmp_path.iterdir()) == [path]
+def test_files_respect_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        ex.sweep([TINY], tmp_path)
+    finally:
+        os.umask(old)
+    (entry,) = tmp_path.glob("*.pkl")
+    assert entry.stat().st_mode & 0o777 == 0o640
 
 
 def test_interrupted_sweep_resumes(tmp_path, monkeypatch):
-    configs = [TINY.replace(lr=lr) for lr in (1e-3, 2e-3, 3e-3)]
-    real_run, calls = ex.run, []
+    configs = ex.grid(TINY, approach=["deepsets", "dense", "canonical"])
+    real, calls = ex.run_pack, []
 
-    def interrupted(config, *args, **kwargs):
-        if config.lr == 3e-3:
+    def interrupted(pack, *args, **kwargs):
+        if pack[0].approach == "canonical":
             raise KeyboardInterrupt
-        calls.append(config.lr)
-        return real_run(config, *args, **kwargs)
+        calls.append(pack[0].approach)
+        return real(pack, *args, **kwargs)
 
-    monkeypatch.setattr(ex, "run", interrupted)
+    monkeypatch.setattr(ex, "run_pack", interrupted)
     with pytest.raises(KeyboardInterrupt):
         ex.sweep(configs, tmp_path, n_jobs=1)
-    assert len(list(tmp_path.glob("*.pkl"))) == 2  # finished runs were kept
+    kept = len(list(tmp_path.glob("*.pkl")))
+    assert kept == len(calls) >= 1  # every finished pack was kept
 
-    def resumed(config, *args, **kwargs):
-        calls.append(config.lr)
-        return real_run(config, *args, **kwargs)
+    def resumed(pack, *args, **kwargs):
+        calls.append(pack[0].approach)
+        return real(pack, *args, **kwargs)
 
-    monkeypatch.setattr(ex, "run", resumed)
+    monkeypatch.setattr(ex, "run_pack", resumed)
     out = ex.sweep(configs, tmp_path, n_jobs=1)
-    assert calls == [1e-3, 2e-3, 3e-3]  # only the missing run was trained on resume
-    assert sorted(out.lr.unique()) == [1e-3, 2e-3, 3e-3]
+    assert sorted(calls) == ["canonical", "deepsets", "dense"]  # only the missing run was trained on resume
+    assert sorted(out.approach.unique()) == ["canonical", "deepsets", "dense"]
 
 
 def test_parallel_sweep_equals_sequential(tmp_path):
-    configs = {"a": TINY, "b": TINY.replace(approach="dense")}
+    configs = {"a": TINY, "b": TINY.replace(approach="dense"), "c": TINY.replace(seed=1)}
     parallel = ex.sweep(configs, tmp_path / "p", n_jobs=2)
     sequential = ex.sweep(configs, tmp_path / "s", n_jobs=1)
-    pd.testing.assert_frame_equal(parallel.drop(columns="seconds"), sequential.drop(columns="seconds"))
-    assert list(parallel.label.unique()) == ["a", "b"]
+    pd.testing.assert_frame_equal(without_time(parallel), without_time(sequential))
+    assert list(parallel.label.unique()) == ["a", "b", "c"]
 
 
-def test_dask_cluster_sweep_equals_local(tmp_path):
-    distributed = pytest.importorskip("distributed")
-    configs = [TINY, TINY.replace(approach="sampled", samples=2)]
-    local = ex.sweep(configs, tmp_path / "local", n_jobs=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        remote = ex.sweep(configs, tmp_path / "dask", client=client)
-    pd.testing.assert_frame_equal(local.drop(columns="seconds"), remote.drop(columns="seconds"))
+SWEEP = textwrap.dedent("""
+    import sys
+    from symlib import experiments as ex
+    configs = ex.grid(ex.Config(steps=20000, test_size=100, train_size=64, val_fraction=0.25), seed=range(4))
+    ex.sweep(configs, sys.argv[1], n_jobs=2)
+""")
 
 
-def test_config_validation():
-    with pytest.raises(ValueError, match="seeds must be a non-empty tuple of ints"):
-        ex.Config(seeds=[0, 1])
-    with pytest.raises(ValueError, match="seeds must be distinct"):
-        ex.Config(seeds=(0, 0))
-    with pytest.raises(ValueError, match="approach must be one of"):
-        ex.Config(approach="mlp")
-    with pytest.raises(ValueError, match="task must be one of"):
-        ex.Config(task="mnist")
-    with pytest.raises(TypeError, match="configs must all be"):
-        ex.sweep([{"approach": "deepsets"}], "/tmp/unused")
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
 
 
-def test_require_names_parameter_expected_and_received():
-    ex.require("steps", 10, int, low=1)
-    with pytest.raises(ValueError, match=r"parameter 'steps' must be >= 1, got 0"):
-        ex.require("steps", 0, int, low=1)
-    with pytest.raises(ValueError, match=r"parameter 'steps' must be of type <class 'int'>, got True"):
-        ex.require("steps", True, int)
-    with pytest.raises(ValueError, match=r"parameter 'sizes' must be a list of <class 'int'>, got \[1, 'a'\]"):
-        ex.require("sizes", [1, "a"], list, each=int)
-    with pytest.raises(ValueError, match=r"parameter 'mode' must be one of \('a', 'b'\), got 'c'"):
-        ex.require("mode", "c", str, choices=("a", "b"))
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def test_chapter_provenance(tmp_path):
-    record = ex.Chapter("demo", {"steps": 3}).finish(tmp_path)
-    stored = json.loads((tmp_path / "provenance" / "demo.json").read_text())
-    assert stored == json.loads(json.dumps(record))
-    assert stored["parameters"] == {"steps": 3} and stored["torch"] == torch.__version__
-    assert len(stored["git_commit"]) in (7, 40) or stored["git_commit"] == "unknown"
-
-
-def test_paired_verdicts():
-    df = pd.DataFrame({"seed": [0, 1, 2] * 2, "m": ["a"] * 3 + ["b"] * 3, "v": [0.7, 0.71, 0.72, 0.6, 0.6, 0.61]})
-    diff = plots.paired_difference(df, "m", "a", "b", value="v")
-    assert diff["low"] > 0 and plots.verdict(diff, "a", "b").startswith("**a** beats **b**")
-    assert plots.verdict(plots.paired_difference(df, "m", "b", "a", value="v"), "b", "a").startswith("**a** beats **b**")
-    noisy = pd.DataFrame({"seed": [0, 1, 2] * 2, "m": ["a"] * 3 + ["b"] * 3, "v": [0.7, 0.6, 0.65, 0.6, 0.7, 0.65]})
-    assert "cannot be told apart" in plots.verdict(plots.paired_difference(noisy, "m", "a", "b", value="v"), "a", "b")
-
-
-def test_sweep_uses_the_parents_cache_keys(tmp_path, monkeypatch):
-    # A worker that imported a different symlib source must still write where the parent will look.
-    configs = [TINY, TINY.replace(lr=2e-3)]
-    paths = {c: ex.cache_path(c, tmp_path) for c in configs}
-    ex.sweep(configs, tmp_path, n_jobs=2)
-    assert sorted(tmp_path.glob("*.pkl")) == sorted(paths.values())
-    monkeypatch.setattr(ex, "run", lambda *a, **k: pytest.fail("the parent retrained a run its workers finished"))
-    ex.sweep(configs, tmp_path, n_jobs=2)
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_killed_sweep_leaves_no_process(tmp_path, sig):
+    parent = subprocess.Popen([sys.executable, "-c", SWEEP, str(tmp_path)], cwd=ROOT)
+    workers, deadline = [], time.time() + 60
+    while len(workers) < 2 and time.time() < deadline and parent.poll() is None:
+        workers = [p for p in children(parent.pid) if "loky" in Path(f"/proc/{p}/cmdline").read_text()] \
+            if Path(f"/proc/{parent.pid}").exists() else []
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the sweep did not start its workers"
+    time.sleep(1.0)  # workers busy training
+    workers = children(parent.pid)  # every child: workers and loky's resource tracker
+    parent.send_signal(sig)
+    parent.wait(timeout=30)
+    deadline = time.time() + 15
+    while any(alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not [w for w in workers if alive(w)], "child processes outlived the killed sweep"
+    assert not list(tmp_path.glob("*.pkl")), "nothing half-done may be cached"
+    assert not list(tmp_path.glob(".*.tmp*")), "no temporary file may be left behind"
