@@ -220,7 +220,10 @@ def execute(chapter: str, *, quick: bool = False, overrides: list[tuple[str, str
     digest = input_hash(source, effective)
     target = out / f"{chapter}.ipynb"
     if target.exists() and not force:
-        old = nbformat.read(target, as_version=4).metadata.get(RECORD_KEY, {})
+        try:
+            old = nbformat.read(target, as_version=4).metadata.get(RECORD_KEY, {})
+        except (OSError, ValueError):  # unreadable (e.g. not JSON): stale, so re-executed
+            old = {}
         if old.get("input_hash") == digest and "seconds" in old:
             print(f"{chapter}: inputs unchanged, not re-executed")
             target.touch()
@@ -269,7 +272,8 @@ def execute(chapter: str, *, quick: bool = False, overrides: list[tuple[str, str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=Path(__file__).name, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("chapter", help="a chapter name: the stem of a notebook in book/src")
     parser.add_argument("--quick", action="store_true", help="use the notebook's quick defaults")
     parser.add_argument("-p", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))

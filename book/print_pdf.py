@@ -63,11 +63,25 @@ def toc_pages(toc: Path) -> list[str]:
     return [str(Path(p).with_suffix("")) for p in pages]
 
 
+# Paper cannot scroll: code wraps instead of hiding behind a scroll bar, and a scrollable box no
+# longer leaves an empty frame at the foot of a page when its content moves to the next one.
+PRINT_CSS = """<style media="print">
+pre { white-space: pre-wrap !important; overflow: visible !important; overflow-wrap: anywhere; }
+div.highlight, div.cell_output, div.output, .bd-article-container { overflow: visible !important; }
+</style>"""
+
+
 def print_page(page: Path, pdf: Path) -> None:
-    with tempfile.TemporaryDirectory() as profile:
-        out = subprocess.run(chromium_command(profile, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
-                                              page.as_uri()),
-                             capture_output=True, text=True, timeout=180)
+    # A hidden copy beside the page, so that its relative links (images, MathJax) still resolve.
+    copy = page.with_name(f".print-{page.name}")
+    copy.write_text(page.read_text(encoding="utf-8").replace("</head>", PRINT_CSS + "</head>", 1), encoding="utf-8")
+    try:
+        with tempfile.TemporaryDirectory() as profile:
+            out = subprocess.run(chromium_command(profile, "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+                                                  copy.as_uri()),
+                                 capture_output=True, text=True, timeout=180)
+    finally:
+        copy.unlink()
     if out.returncode != 0 or not pdf.exists():
         raise RuntimeError(f"chromium could not print {page}: {out.stderr[-2000:]}")
 
@@ -84,7 +98,7 @@ def print_book(html_dir: Path, toc: Path, out: Path, jobs: int = 2) -> Path:
 
     from symlib.files import atomic_write
 
-    pages = [html_dir / f"{doc}.html" for doc in toc_pages(toc)]
+    pages = [Path(html_dir).resolve() / f"{doc}.html" for doc in toc_pages(toc)]
     absent = [str(p) for p in pages if not p.exists()]
     if absent:
         raise ValueError(f"html_dir must hold every page of the toc, missing: {', '.join(absent)}")

@@ -43,6 +43,23 @@ def test_source_is_clean_and_parameterized(path):
     assert "require(" in code[1].source
 
 
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_chapter_leaves_provenance_to_the_runner(path):
+    # book/execute.py records parameters, timing and versions in the executed notebook, and
+    # symlib.provenance.glue glues plain numbers: chapters carry none of that plumbing.
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    for plumbing in ("Chapter(", ".finish(", "set_printoptions(legacy", "from myst_nb import glue",
+                     "from symlib.experiments import require"):
+        assert plumbing not in code, f"{path.stem} still uses {plumbing!r}"
+    if "glue(" in code:
+        assert re.search(r"from symlib\.provenance import .*\bglue\b", code), "glue comes from symlib.provenance"
+
+
+def test_reproducibility_reads_the_executed_chapters():
+    nb = nbformat.read(ROOT / "book" / "src" / "reproducibility.ipynb", as_version=4)
+    assert "executed_dir" in parameter_names(nb), "book/execute.py passes the executed chapters' folder"
+
+
 def test_generated_files_are_not_tracked():
     tracked = subprocess.run(["git", "ls-files", "book"], cwd=ROOT, capture_output=True, text=True)
     if tracked.returncode != 0:
