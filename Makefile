@@ -51,7 +51,7 @@ pdf: $(PDF)
 $(PDF): _build/html/.built book/print_pdf.py | $(STAMP)
 	$(PY) book/print_pdf.py --html _build/html --toc _toc.yml --out $@
 
-# One chapter with other parameters, e.g. make chapter NAME=averaging ARGS="-p seeds 3"
+# One chapter with other parameters, e.g. make chapter NAME=averaging ARGS="-p steps 3000"
 chapter: $(STAMP)
 	$(PY) book/execute.py $(NAME) --force $(ARGS)
 

@@ -19,7 +19,12 @@ _spec = importlib.util.spec_from_file_location("print_pdf", ROOT / "book" / "pri
 print_pdf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(print_pdf)
 
-pytestmark = pytest.mark.skipif(not PDF.exists(), reason=f"no PDF at {PDF} (run make pdf or make check-book)")
+BUILT = HTML / ".built"  # make book's stamp (the quick build has none: its PDF is always printed after it)
+pytestmark = [
+    pytest.mark.skipif(not PDF.exists(), reason=f"no PDF at {PDF} (run make pdf or make check-book)"),
+    pytest.mark.skipif(PDF.exists() and BUILT.exists() and BUILT.stat().st_mtime > PDF.stat().st_mtime,
+                       reason=f"{PDF} is older than the HTML build (run make pdf)"),
+]
 
 
 @pytest.fixture(scope="module")

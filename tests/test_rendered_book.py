@@ -138,6 +138,19 @@ def test_every_chapter_ends_with_its_data():
             assert (HTML / "book" / href).resolve().stat().st_size > 0
 
 
+def test_reproducibility_page_shows_every_record():
+    records = {name: nb.metadata["symlib"] for name, nb in executed_chapters().items()
+               if name != "reproducibility" and "symlib" in nb.metadata}
+    assert records, "no chapter has a provenance record"
+    text = page_text("reproducibility")
+    for name, record in records.items():
+        versions = record["versions"]
+        for shown in (name, f"{record['seconds']:.1f}", record["finished"], versions["git_commit"][:10], versions["torch"],
+                      versions["machine"],
+                      *record["parameters"]):
+            assert plain(str(shown)) in text, f"reproducibility page lacks {name}'s {shown!r}"
+
+
 def glue_values(nb) -> dict[str, str]:
     values = {}
     for cell in nb.cells:
