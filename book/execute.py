@@ -107,14 +107,18 @@ def notebook_defaults(nb: nbformat.NotebookNode) -> dict[str, Any]:
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
         raise UsageError(f"a chapter needs exactly one cell tagged 'parameters', found {len(cells)}")
+    try:
+        body = ast.parse(cells[0].source).body
+    except SyntaxError as exc:
+        raise UsageError(f"the parameters cell is not valid Python (line {exc.lineno}: {exc.msg})") from None
     defaults = {}
-    for node in ast.parse(cells[0].source).body:
+    for node in body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         for target in targets:
             if isinstance(target, ast.Name) and node.value is not None:
                 try:
                     defaults[target.id] = ast.literal_eval(node.value)
-                except ValueError:
+                except (ValueError, TypeError, SyntaxError, RecursionError):
                     defaults[target.id] = ast.unparse(node.value)
     return defaults
 
@@ -229,7 +233,8 @@ def execute(chapter: str, *, quick: bool = False, overrides: list[tuple[str, str
             target.touch()
             return 0
 
-    print(f"{chapter}: executing with {given or 'its quick defaults'}", flush=True)
+    print(f"{chapter}: executing with {given or ('its quick defaults' if quick else 'its notebook defaults')}",
+          flush=True)
     failure: list[str] = []
 
     def run(tmp: str) -> None:

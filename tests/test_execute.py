@@ -167,3 +167,16 @@ def test_failing_chapter_exits_1_and_leaves_the_copy(book, capsys):
     assert "broken: failed" in err and "parameter 'lr' must be > 0, got -1" in err
     assert (out / "broken.ipynb").read_text() == "old"
     assert sorted(p.name for p in out.iterdir()) == ["broken.ipynb"], "no temp file is left"
+
+
+def test_defaults_are_read_from_the_parameters_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('a = 1_000\nb: float = 2e-3\nc = [1, "x"]\nd = list(range(3))  # an expression\n'
+                                          'import math', metadata={"tags": ["parameters"]})]
+    assert execute.notebook_defaults(nb) == {"a": 1000, "b": 0.002, "c": [1, "x"], "d": "list(range(3))"}
+    nb.cells[0].source = "a = ("
+    with pytest.raises(execute.UsageError, match=r"the parameters cell is not valid Python \(line 1"):
+        execute.notebook_defaults(nb)
+    nb.cells[0].metadata.tags = []
+    with pytest.raises(execute.UsageError, match="exactly one cell tagged 'parameters', found 0"):
+        execute.notebook_defaults(nb)
