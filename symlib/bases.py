@@ -15,56 +15,75 @@ from __future__ import annotations
 
 import torch
 
-from .groups import PermutationGroup
+from .groups import PermutationGroup, _check_int, _orbit_labels, _short
 
-__all__ = ["tuple_orbits", "equivariant_basis_size", "MAX_TUPLES"]
+__all__ = ["tuple_orbits", "equivariant_basis_size", "MAX_TUPLES", "MAX_ORDER"]
 
 MAX_TUPLES = 50_000_000
+# n**order tuples bound the work for n >= 2; for n = 1 there is one tuple whatever the order, but
+# the result still has `order` dims, so the order itself is bounded too.
+MAX_ORDER = 64
+
+
+def _check_group(group) -> PermutationGroup:
+    if not isinstance(group, PermutationGroup):
+        raise TypeError(f"group must be a symlib.groups.PermutationGroup, got {_short(group)} ({type(group).__name__})")
+    return group
+
+
+def _check_order(name: str, order) -> int:
+    order = _check_int(name, order, minimum=0)
+    if order > MAX_ORDER:
+        raise ValueError(f"{name} must be at most MAX_ORDER={MAX_ORDER}, got {order}")
+    return order
 
 
 def _tuple_images(generators: torch.Tensor, n: int, order: int) -> torch.Tensor:
-    """For each generator g, the index of g(t) for every tuple t of [n]^order: (num_generators, n**order)."""
-    digits = torch.cartesian_prod(*[torch.arange(n)] * order).reshape(-1, order) if order > 1 else \
-        torch.arange(n).reshape(-1, 1)
-    weights = n ** torch.arange(order - 1, -1, -1)
-    return torch.stack([(g[digits] * weights).sum(dim=1) for g in generators]) if len(generators) else \
-        torch.empty(0, n ** order, dtype=torch.long)
+    """For each generator g, the index of g(t) for every tuple t of [n]^order: (num_generators, n**order).
+
+    Tuples are encoded row-major (t_0 most significant). Digits are recomputed from the index per
+    position rather than stored, so memory stays O(n**order) per generator.
+    """
+    index = torch.arange(n ** order)
+    images = torch.zeros(len(generators), n ** order, dtype=torch.long)
+    for k in range(order):
+        weight = n ** (order - 1 - k)
+        digit = torch.div(index, weight, rounding_mode="floor") % n
+        images += generators.index_select(1, digit) * weight
+    return images
+
+
+def _orbits(group: PermutationGroup, order: int, label: str) -> tuple[torch.Tensor, int]:
+    n = group.n
+    if order == 0:
+        return torch.zeros((), dtype=torch.long), 1
+    tuples = n ** order
+    if tuples > MAX_TUPLES:
+        raise ValueError(f"{label} = {order} gives {n}**{order} = {tuples} index tuples for n={n}, which exceed "
+                         f"MAX_TUPLES={MAX_TUPLES}")
+    labels = _orbit_labels(_tuple_images(group.generators, n, order))
+    ids, inverse = torch.unique(labels, return_inverse=True)
+    return inverse.reshape((n,) * order), len(ids)
 
 
 def tuple_orbits(group: PermutationGroup, order: int) -> tuple[torch.Tensor, int]:
     """Orbit id of every index tuple, as a LongTensor of shape (n,) * order, and the number of orbits.
 
-    Ids run from 0 in order of each orbit's first tuple (row-major). ``order=0`` has one orbit.
+    group: a PermutationGroup on n points; order: an int in [0, MAX_ORDER] with n**order at most
+    MAX_TUPLES. Ids run from 0 in order of each orbit's first tuple (row-major). ``order=0`` has
+    one orbit (a 0-dim tensor holding 0).
     """
-    if not isinstance(group, PermutationGroup):
-        raise TypeError(f"group must be a PermutationGroup, got {type(group).__name__}")
-    if not isinstance(order, int) or isinstance(order, bool) or order < 0:
-        raise ValueError(f"order must be a non-negative int, got {order!r}")
-    n = group.n
-    if order == 0:
-        return torch.zeros((), dtype=torch.long), 1
-    if n ** order > MAX_TUPLES:
-        raise ValueError(f"{n}**{order} = {n ** order} index tuples exceed MAX_TUPLES={MAX_TUPLES}")
-    images = _tuple_images(group.generators, n, order)
-    label = torch.arange(n ** order)
-    while True:
-        new = label.clone()
-        for image in images:
-            # Each tuple and its image end up with the smaller of their labels...
-            new = torch.minimum(new, new[image])
-            new = new.scatter_reduce(0, image, new.clone(), reduce="amin")
-        while True:  # ...and labels point to labels until they reach a root (pointer jumping).
-            jumped = new[new]
-            if torch.equal(jumped, new):
-                break
-            new = jumped
-        if torch.equal(new, label):
-            break
-        label = new
-    ids, inverse = torch.unique(label, return_inverse=True)
-    return inverse.reshape((n,) * order), len(ids)
+    _check_group(group)
+    order = _check_order("order", order)
+    return _orbits(group, order, "order")
 
 
 def equivariant_basis_size(group: PermutationGroup, in_order: int, out_order: int) -> int:
-    """The dimension of the space of G-equivariant linear maps of these tensor orders."""
-    return tuple_orbits(group, in_order + out_order)[1]
+    """The dimension of the space of G-equivariant linear maps from tensors of order ``in_order``
+    (shape (n,) * in_order) to tensors of order ``out_order``: the number of orbits on
+    [n]^(in_order + out_order). Both orders are ints >= 0 with n**(in_order + out_order) <= MAX_TUPLES.
+    """
+    _check_group(group)
+    in_order = _check_order("in_order", in_order)
+    out_order = _check_order("out_order", out_order)
+    return _orbits(group, _check_order("in_order + out_order", in_order + out_order), "in_order + out_order")[1]
