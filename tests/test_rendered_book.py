@@ -58,6 +58,17 @@ def visible_text(dom: str) -> str:
     return html_lib.unescape(re.sub(r"<[^>]+>", " ", dom))
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_the_browser_is_offline(tmp_path):
+    # The checks below prove that the book reads offline only if nothing from elsewhere can load.
+    page = tmp_path / "remote.html"
+    page.write_text('<html><body><img src="https://example.org/figure.png">' + PROBE + "</body></html>")
+    with tempfile.TemporaryDirectory() as profile:
+        out = subprocess.run(print_pdf.chromium_command(profile, "--dump-dom", page.as_uri(), budget_ms=3000),
+                             capture_output=True, text=True, timeout=60)
+    assert 'data-broken-images="https://example.org/figure.png"' in out.stdout
+
+
 def test_pages_exist():
     assert {p.stem for p in PAGES} >= {"intro", "toolkit", "reproducibility"}
 
