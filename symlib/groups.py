@@ -447,14 +447,16 @@ class PermutationGroup:
         Every element is, uniquely, ``compose(u_1, compose(u_2, ...))`` with ``u_i`` from level i,
         so the level sizes multiply to the group order. Row 0 of every level is the identity.
         """
-        _, levels = self._schreier_sims
+        base, levels = self._schreier_sims
         entries = self.n * sum(len(level) for level in levels)
         if entries > MAX_CHAIN_ENTRIES:
             raise ValueError(f"the stabilizer chain of {self.name} holds {entries:.3g} integers > "
                              f"MAX_CHAIN_ENTRIES={MAX_CHAIN_ENTRIES:.3g}")
         out = []
-        for level in levels:
-            reps = [level[point].array_form for point in sorted(level)]
+        for b, level in zip(base, levels):
+            # The base point's own representative (the identity) first, so that elements() and
+            # sample_from_bits' index 0 start with the identity.
+            reps = [level[point].array_form for point in [b] + sorted(set(level) - {b})]
             reps = [r + list(range(len(r), self.n)) for r in reps]
             out.append(torch.tensor(reps, dtype=torch.long))
         return out
