@@ -136,20 +136,31 @@ class _SetLayer(nn.Module):
         if x.device != weight.device:
             raise ValueError(f"x is on {x.device} but {type(self).__name__}'s parameters are on {weight.device}")
 
-    def _matmul(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """x (E*B, m, k) @ w (k, j) or (E, k, j), member by member -> (E*B, m, j)."""
+    def _affine(self, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None,
+                reduced_bias: bool = True) -> torch.Tensor:
+        """R(x @ w) + bias, member by member: x (E*B, m, k), w (k, j) or (E, k, j), bias (j,) or (E, j)
+        -> (E*B, m, j). R divides by in_channels under "mean" (the bias too if ``reduced_bias``).
+
+        One (batched) gemm with the bias fused in (addmm / baddbmm): the bias is never repeated per
+        sample, which for many small members costs as much as the product itself.
+        """
+        scale = 1 / self.in_channels if self.reduction == "mean" else 1.0
+        bias_scale = scale if reduced_bias else 1.0
+        eb, m, k = x.shape
         if w.ndim == 2:
-            return x @ w
-        e, (eb, m, k) = w.shape[0], x.shape
-        return torch.bmm(x.reshape(e, (eb // e) * m, k), w).reshape(eb, m, w.shape[-1])
-
-    def _per_sample(self, t: torch.Tensor, batch: int) -> torch.Tensor:
-        """A per-member tensor (E, ...) repeated for each of the member's samples: (E*B, ...).
-        Without an ensemble the tensor is returned as it is (it broadcasts)."""
-        return t if self.ensemble_size == 1 else t.repeat_interleave(batch // self.ensemble_size, dim=0)
-
-    def _reduce(self, y: torch.Tensor) -> torch.Tensor:
-        return y / self.in_channels if self.reduction == "mean" else y
+            flat = x.reshape(eb * m, k)
+            if bias is None:
+                out = flat @ w if scale == 1.0 else torch.mm(flat, w) * scale
+            else:
+                out = torch.addmm(bias, flat, w, beta=bias_scale, alpha=scale)
+            return out.reshape(eb, m, w.shape[-1])
+        e = w.shape[0]
+        x3 = x.reshape(e, (eb // e) * m, k)
+        if bias is None:
+            out = torch.bmm(x3, w) if scale == 1.0 else torch.bmm(x3, w) * scale
+        else:
+            out = torch.baddbmm(bias.unsqueeze(1), x3, w, beta=bias_scale, alpha=scale)
+        return out.reshape(eb, m, w.shape[-1])
 
     def extra_repr(self) -> str:
         extra = f", ensemble_size={self.ensemble_size}" if self.ensemble_size > 1 else ""
@@ -188,10 +199,8 @@ class PermEquivariantLinear(_SetLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
-        pooled = x.sum(dim=1, keepdim=True)
-        bias = self._per_sample(self.b.sum(-2), x.shape[0]).unsqueeze(-2)
-        y = self._matmul(x, self.alpha) + self._matmul(pooled, self.beta) + bias
-        return self._reduce(y)
+        pooled = self._affine(x.sum(dim=1, keepdim=True), self.beta, self.b.sum(-2))  # (batch, 1, out)
+        return self._affine(x, self.alpha) + pooled
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", set_size={self.set_size}" if self.set_size is not None else "")
@@ -215,9 +224,7 @@ class PermInvariantLinear(_SetLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
-        pooled = x.sum(dim=1, keepdim=True)
-        y = self._matmul(pooled, self.alpha) + self._per_sample(self.b.sum(-2), x.shape[0]).unsqueeze(-2)
-        return self._reduce(y).squeeze(1)
+        return self._affine(x.sum(dim=1, keepdim=True), self.alpha, self.b.sum(-2)).squeeze(1)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", set_size={self.set_size}" if self.set_size is not None else "")
@@ -248,8 +255,8 @@ class DenseSetLinear(_SetLayer):
         self._check_input(x, n=self.in_features)
         batch = x.shape[0]
         flat = x.reshape(batch, 1, self.in_features * self.in_channels)
-        y = self._reduce(self._matmul(flat, self._flat_weights())).reshape(batch, self.out_features, self.out_channels)
-        return y + self._per_sample(self.b, batch)
+        y = self._affine(flat, self._flat_weights(), self.b.flatten(-2), reduced_bias=False)
+        return y.reshape(batch, self.out_features, self.out_channels)
 
     def _flat_weights(self) -> torch.Tensor:
         """weights (..., c, o, f, j) as a matrix (..., j*c, f*o) matching x.reshape(batch, n*c)."""
@@ -316,9 +323,9 @@ class GroupEquivariantLinear(_SetLayer):
         self._check_batch(x)
         batch = x.shape[0]
         size_in, size_out = self.n ** self.in_order * self.in_channels, self.n ** self.out_order
-        y = self._matmul(x.reshape(batch, 1, size_in), self.kernel()).reshape(batch, size_out, self.out_channels)
-        bias = self._per_sample(self.bias[..., self.bias_ids, :], batch)  # (n^l, out) or (E*B, n^l, out)
-        return (y + bias).reshape(batch, *(self.n,) * self.out_order, self.out_channels)
+        bias = self.bias[..., self.bias_ids, :].flatten(-2)  # (n^l * out,) or (E, n^l * out)
+        y = self._affine(x.reshape(batch, 1, size_in), self.kernel(), bias)
+        return y.reshape(batch, *(self.n,) * self.out_order, self.out_channels)
 
     def extra_repr(self) -> str:
         extra = f", ensemble_size={self.ensemble_size}" if self.ensemble_size > 1 else ""

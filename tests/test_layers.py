@@ -80,12 +80,12 @@ def test_dense_layer_is_not_invariant():
 def test_match_original_layers():
     x = rand64(4, 6, 3)
     eq_orig = original.LinearEquivariant(3, 5).double()
-    eq = layers.PermEquivariantLinear(3, 5, init="original").double()
+    eq = layers.PermEquivariantLinear(3, 5, reduction="mean", init="original").double()
     eq.load_state_dict(eq_orig.state_dict())
     torch.testing.assert_close(eq(x), eq_orig(x), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(eq(x), eq_orig._forward_manual(x), rtol=1e-12, atol=1e-12)
     inv_orig = original.LinearInvariant(3, 2).double()
-    inv = layers.PermInvariantLinear(3, 2).double()
+    inv = layers.PermInvariantLinear(3, 2, reduction="mean").double()
     inv.load_state_dict(inv_orig.state_dict())
     torch.testing.assert_close(inv(x), inv_orig(x).squeeze(1), rtol=1e-12, atol=1e-12)
 
@@ -94,7 +94,7 @@ def test_dense_matches_original_weights():
     # Same weights, the original's averaged-away bias replaced by its mean over in_features.
     x = rand64(4, 6, 3)
     orig = original.LinearMultiChannel(3, 2, 6, 4).double()
-    dense = layers.DenseSetLinear(3, 2, 6, 4).double()
+    dense = layers.DenseSetLinear(3, 2, 6, 4, reduction="mean").double()
     with torch.no_grad():
         dense.weights.copy_(orig.weights)
         dense.b.copy_(orig.b.mean(dim=(0, 3)).T)
