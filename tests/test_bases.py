@@ -120,9 +120,36 @@ def test_bad_arguments():
     layer = layers.GroupEquivariantLinear(groups.cyclic(4), 2, 3, in_order=2)
     with pytest.raises(ValueError, match=r"expects x of shape \(batch, 4, 4, 2\), got \(5, 4, 2\)"):
         layer(torch.randn(5, 4, 2))
-    with pytest.raises(ValueError, match="order must be a non-negative int"):
+    with pytest.raises(ValueError, match="order must be an int >= 0, got -1"):
         bases.tuple_orbits(groups.cyclic(3), -1)
     with pytest.raises(TypeError, match="PermutationGroup"):
         bases.tuple_orbits("C_3", 2)
     with pytest.raises(ValueError, match="exceed MAX_TUPLES"):
         bases.tuple_orbits(groups.cyclic(100), 4)
+
+
+def test_basis_size_names_the_orders_and_agrees_with_orbits():
+    g = groups.dihedral(5)
+    assert bases.equivariant_basis_size(g, 1, 1) == bases.tuple_orbits(g, 2)[1]
+    assert bases.equivariant_basis_size(g, 0, 0) == 1
+    with pytest.raises(ValueError, match=r"out_order must be an int >= 0, got -1"):
+        bases.equivariant_basis_size(g, 3, -1)  # the sum is valid; the argument is not
+    with pytest.raises(ValueError, match=r"in_order \+ out_order = 4 .* MAX_TUPLES"):
+        bases.equivariant_basis_size(groups.cyclic(100), 2, 2)
+
+
+def test_order_zero_and_one_point():
+    ids, count = bases.tuple_orbits(groups.cyclic(4), 0)
+    assert ids.shape == () and count == 1
+    ids, count = bases.tuple_orbits(groups.trivial(1), 6)
+    assert ids.shape == (1,) * 6 and count == 1
+
+
+def test_long_cycles_converge_quickly():
+    # Label propagation with pointer jumping: a 20000-cycle is one orbit after O(log n) rounds.
+    ids, count = bases.tuple_orbits(groups.cyclic(20_000), 1)
+    assert count == 1 and ids.shape == (20_000,)
+    ids, count = bases.tuple_orbits(groups.product(groups.cyclic(300), groups.trivial(2)), 2)
+    # Pairs within the ring: one orbit per offset (300); (ring point, fixed point) and (fixed, ring): one
+    # orbit per fixed point each (2 + 2); pairs of fixed points: 4 singletons.
+    assert count == 300 + 4 + 4
