@@ -277,7 +277,7 @@ class GaussianCovarianceTask(_BinarySetTask):
     def bayes_predict(self, x: torch.Tensor) -> torch.Tensor:
         """The optimal logit, log p(x | y=1) - log p(x | y=0). x: (batch, n, d) -> (batch,) in x's dtype."""
         x = _check_x(x, self.n, self.d)
-        flat = x.reshape(len(x), -1).double()
+        flat = x.reshape(len(x), self.n * self.d).double()
         quad = ((flat @ self.precision_minus_identity) * flat).sum(dim=1)
         return (-0.5 * quad - 0.5 * self.log_det).to(x.dtype)
 
