@@ -63,7 +63,7 @@ def _check_std_fits(std: float, dtype: torch.dtype, what: str) -> None:
     """Samples with this standard deviation must neither overflow nor vanish in dtype."""
     info = torch.finfo(dtype)
     if not (info.tiny <= std and std * _MAX_DRAW <= info.max):
-        raise ValueError(f"{what} gives a standard deviation {std:.3g} that does not fit dtype={dtype} "
+        raise ValueError(f"{what} must give samples that fit dtype={dtype}, got a standard deviation of {std:.3g} "
                          f"(samples would overflow or vanish); use dtype=torch.float64 or a variance nearer 1")
 
 
@@ -184,7 +184,7 @@ class GaussianVarianceTask(_BinarySetTask):
         self.var0, self.var1 = _check_variances(var0, var1)
         self.dtype = _check_dtype(dtype)
         for name, var in (("var0", self.var0), ("var1", self.var1)):
-            _check_std_fits(math.sqrt(var), self.dtype, f"{name}={var}")
+            _check_std_fits(math.sqrt(var), self.dtype, name)
 
     def __repr__(self) -> str:
         extra = "" if self.dtype == torch.float32 else f", dtype={self.dtype}"

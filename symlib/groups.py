@@ -151,8 +151,8 @@ def check_perm(perm: torch.Tensor, n: int | None = None, name: str = "perm") -> 
         if not bool(ok.all()):
             first = tuple(int(i) for i in (~ok).nonzero()[0]) if ok.ndim else ()
             row = perm[first] if first else perm
-            raise ValueError(f"{name}{list(first) if first else ''} = {_short(row.tolist())} is not a "
-                             f"permutation of range({n})")
+            raise ValueError(f"{name}{list(first) if first else ''} must be a permutation of range({n}), "
+                             f"got {_short(row.tolist())}")
     return perm
 
 
@@ -189,7 +189,7 @@ def act(x: torch.Tensor, perm: torch.Tensor, order: int = 1, check: bool = True)
     if perm.shape[-1] != n:
         raise ValueError(f"perm must have shape (n,) or (batch, n) with n={n} (x.shape[1]), got {tuple(perm.shape)}")
     if perm.ndim == 2 and perm.shape[0] != x.shape[0]:
-        raise ValueError(f"perm has batch {perm.shape[0]} but x has batch {x.shape[0]}")
+        raise ValueError(f"perm must have batch {x.shape[0]} like x (or shape (n,)), got batch {perm.shape[0]}")
     perm = check_perm(perm, n) if check else perm.long()
     if perm.device != x.device:
         perm = perm.to(x.device)
@@ -349,7 +349,7 @@ def _as_perm_rows(generators, n) -> torch.Tensor:
         ok = (torch.sort(rows, dim=1).values == torch.arange(n)).all(dim=1)
         if not bool(ok.all()):
             i = int((~ok).nonzero()[0])
-            raise ValueError(f"{name}[{i}] = {_short(rows[i].tolist())} is not a permutation of range({n})")
+            raise ValueError(f"{name}[{i}] must be a permutation of range({n}), got {_short(rows[i].tolist())}")
     return rows.contiguous()
 
 
@@ -525,8 +525,8 @@ class PermutationGroup:
         order = self.order()
         if order > max_elements:
             raise ValueError(
-                f"group {self.name} has order {_format_order(order)} > max_elements={max_elements}; "
-                "enumerating it is infeasible: use sample() (or SampledGroupAverage)")
+                f"the order of {self.name}, {_format_order(order)}, exceeds max_elements={max_elements}: "
+                "enumerating it is infeasible; use sample() (or SampledGroupAverage)")
         return self._elements()
 
     def _elements(self) -> torch.Tensor:

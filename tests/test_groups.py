@@ -341,8 +341,8 @@ def test_chain_below_the_limit_still_works():
 
 
 @pytest.mark.parametrize("gens,error,match", [
-    ([[0, 0, 1]], ValueError, "not a permutation"),
-    ([[0, 1, 3]], ValueError, "not a permutation"),
+    ([[0, 0, 1]], ValueError, r"generators\[0\] must be a permutation of range\(3\), got \[0, 0, 1\]"),
+    ([[0, 1, 3]], ValueError, "must be a permutation"),
     (torch.tensor([[0.0, 1.0, 2.0]]), TypeError, "integers"),
     ([[0, 1, 2], [0, 1]], ValueError, "mixed lengths"),
     ([[1, 0, 2, 3]], ValueError, "length 4, expected n=3"),
@@ -367,13 +367,13 @@ def test_bad_group_arguments():
 
 def test_bad_action_arguments():
     x = torch.randn(2, 4, 3)
-    with pytest.raises(ValueError, match="not a permutation"):
+    with pytest.raises(ValueError, match="must be a permutation"):
         groups.act(x, torch.tensor([0, 0, 1, 2]))
     with pytest.raises(ValueError, match=r"shape \(n,\) or \(batch, n\) with n=4"):
         groups.act(x, torch.tensor([0, 1, 2]))
     with pytest.raises(TypeError, match="integers"):
         groups.act(x, torch.tensor([0.0, 1.0, 2.0, 3.0]))
-    with pytest.raises(ValueError, match="batch 3 but x has batch 2"):
+    with pytest.raises(ValueError, match="perm must have batch 2 like x .* got batch 3"):
         groups.act(x, torch.arange(4).expand(3, 4))
     with pytest.raises(TypeError, match="torch.Tensor"):
         groups.act(x, [0, 1, 2, 3])
