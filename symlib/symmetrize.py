@@ -237,7 +237,7 @@ class _RandomWrapper(nn.Module):
     def _sample(self, batch: int, m: int) -> torch.Tensor:
         """m uniform group elements per sample: (batch, m, n)."""
         words = self._words(batch, m * self.group.random_words)
-        return self.group.sample_from_bits(words.reshape(batch, m, self.group.random_words))
+        return self.group.sample_from_bits(words.reshape(batch, m, self.group.random_words), check=False)
 
 
 class SampledGroupAverage(_RandomWrapper):

@@ -53,13 +53,14 @@ def test_monte_carlo_optimum_is_reproducible_with_error():
 
 
 def test_make_task_is_shared_across_runs():
-    c = Config(task="ring", n=6, d=2, rho=0.3)
-    assert make_task(c) is make_task(c.replace(lr=0.5, approach="dense", seeds=(3, 4)))
+    c = Config(task="ring", n=6, d=2, rho=0.3, steps=10)
+    assert make_task(c) is make_task(c.replace(lr=0.5, approach="dense", seed=3))
 
 
 def test_orbit_model_for_each_group():
     for group in ("cyclic", "dihedral", "symmetric"):
-        model = build_model(Config(approach="orbit", group=group, n=6, d=2, width=4, seeds=(0, 1)))
+        base = Config(approach="orbit", group=group, n=6, d=2, width=4, steps=10)
+        model = build_model([base, base.replace(seed=1)])
         out = model(torch.randn(2 * 3, 6, 2))
         assert out.shape == (6, 1)
 
