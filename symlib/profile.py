@@ -1,38 +1,53 @@
-"""Measuring what symmetry costs: time of a training step, activation memory, growth exponents."""
+"""Measuring what symmetry costs: time of a training step, activation memory, growth laws.
+
+Timings use ``torch.utils.benchmark.Timer``, which synchronizes accelerators and reports the
+median of timed blocks, so the same code measures CPU and GPU steps honestly.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.utils.benchmark as benchmark
 from torch import nn
 
-__all__ = ["step_seconds", "saved_activation_bytes", "growth_exponent"]
+__all__ = ["step_seconds", "call_seconds", "saved_activation_bytes", "growth_exponent", "affine_fit", "cost_table"]
+
+
+def _check_positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
 
 
 def _step(model: nn.Module, x: torch.Tensor) -> None:
-    model.zero_grad(set_to_none=True)
+    for p in model.parameters():
+        p.grad = None
     model(x).sum().backward()
 
 
-def step_seconds(model: nn.Module, x: torch.Tensor, repeats: int = 5, budget: float = 2.0) -> float:
-    """Median wall time of forward + backward on x (batch, n, c), after one warm-up.
+def call_seconds(fn: Callable[[], object], min_run_time: float = 0.2) -> float:
+    """Median seconds per call of ``fn()`` (after a warm-up call), timed in blocks for at least
+    ``min_run_time`` seconds by ``torch.utils.benchmark.Timer``."""
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    min_run_time = _check_positive("min_run_time", min_run_time)
+    fn()
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return float(timer.blocked_autorange(min_run_time=min_run_time).median)
 
-    Stops repeating early once ``budget`` seconds are spent (the median of what ran is returned).
-    """
+
+def step_seconds(model: nn.Module, x: torch.Tensor, min_run_time: float = 0.2) -> float:
+    """Median wall time of one training step's forward and backward pass on x (batch, n, c)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     model.train()
-    _step(model, x)
-    times = []
-    start_all = time.perf_counter()
-    for _ in range(repeats):
-        start = time.perf_counter()
-        _step(model, x)
-        times.append(time.perf_counter() - start)
-        if time.perf_counter() - start_all > budget:
-            break
-    return float(np.median(times))
+    return call_seconds(lambda: _step(model, x), min_run_time)
 
 
 def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
@@ -41,6 +56,10 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     This is the part of training memory that grows with the batch and the set: parameters and the
     input itself are excluded.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     exclude = {p.untyped_storage().data_ptr() for p in model.parameters()} | {x.untyped_storage().data_ptr()}
     seen: dict[int, int] = {}
 
@@ -57,9 +76,59 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     return sum(seen.values())
 
 
+def _pairs(sizes: Sequence[float], costs: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    sizes, costs = np.asarray(sizes, float), np.asarray(costs, float)
+    if sizes.shape != costs.shape or sizes.ndim != 1:
+        raise ValueError(f"sizes and costs must be two sequences of equal length, got {sizes.shape} and {costs.shape}")
+    if len(sizes) < 2 or not (np.isfinite(costs).all() and np.isfinite(sizes).all()) or (costs <= 0).any() \
+            or (sizes <= 0).any() or len(set(sizes)) < 2:
+        raise ValueError(f"need at least two positive (size, cost) pairs with distinct sizes, got "
+                         f"{list(zip(sizes.tolist(), costs.tolist()))}")
+    return sizes, costs
+
+
 def growth_exponent(sizes: Sequence[float], costs: Sequence[float]) -> float:
     """Least-squares slope of log(cost) against log(size): cost ~ size ** exponent."""
-    sizes, costs = np.asarray(sizes, float), np.asarray(costs, float)
-    if len(sizes) < 2 or (costs <= 0).any() or (sizes <= 0).any():
-        raise ValueError(f"need at least two positive (size, cost) pairs, got {list(zip(sizes, costs))}")
+    sizes, costs = _pairs(sizes, costs)
     return float(np.polyfit(np.log(sizes), np.log(costs), 1)[0])
+
+
+def affine_fit(sizes: Sequence[float], costs: Sequence[float]) -> tuple[float, float]:
+    """Least-squares ``cost = fixed + per_unit * size``; returns (fixed, per_unit).
+
+    For a cost with a large fixed part (framework overhead, shared work), the affine law describes
+    the data where a power law's exponent would blend the two parts into one misleading number.
+    """
+    sizes, costs = _pairs(sizes, costs)
+    per_unit, fixed = np.polyfit(sizes, costs, 1)
+    return float(fixed), float(per_unit)
+
+
+def cost_table(builders: Mapping[str, Callable[[int], nn.Module | None]], sizes: Sequence[int],
+               make_input: Callable[[int], torch.Tensor], give_up_after: float = 1.0,
+               min_run_time: float = 0.2) -> "pandas.DataFrame":  # noqa: F821
+    """Training-step time and activation memory of every model at every size.
+
+    builders: {label: size -> model} (a builder may return None where the model does not exist,
+      e.g. a full group average beyond the sizes it can enumerate); make_input: size -> x.
+    An approach whose step takes more than ``give_up_after`` seconds is not measured at larger
+    sizes (its cost only grows). Returns a DataFrame with approach, n, seconds, memory_mb.
+    """
+    import pandas as pd
+
+    give_up_after = _check_positive("give_up_after", give_up_after)
+    rows, too_slow = [], set()
+    for n in sorted(sizes):
+        x = make_input(n)
+        for label, build in builders.items():
+            if label in too_slow:
+                continue
+            model = build(n)
+            if model is None:
+                continue
+            seconds = step_seconds(model, x, min_run_time)
+            rows.append({"approach": label, "n": n, "seconds": seconds,
+                         "memory_mb": saved_activation_bytes(model, x) / 1e6})
+            if seconds > give_up_after:
+                too_slow.add(label)
+    return pd.DataFrame(rows)

@@ -107,4 +107,21 @@ def test_checkpointing_bounds_group_average_memory():
 
 
 def test_step_seconds_is_positive_and_finite():
-    assert 0 < profile.step_seconds(models.deepsets(2, 4), torch.randn(4, 5, 2), repeats=2) < 5
+    assert 0 < profile.step_seconds(models.deepsets(2, 4), torch.randn(4, 5, 2), min_run_time=0.05) < 5
+
+
+def test_affine_fit_separates_fixed_and_per_unit_cost():
+    fixed, per_unit = profile.affine_fit([1, 4, 16, 64], [2.0 + 0.5 * m for m in (1, 4, 16, 64)])
+    assert fixed == pytest.approx(2.0) and per_unit == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="distinct sizes"):
+        profile.affine_fit([2, 2], [1.0, 2.0])
+
+
+def test_cost_table_gives_up_on_slow_approaches():
+    builders = {"fast": lambda n: models.deepsets(2, 4), "absent": lambda n: None,
+                "slow": lambda n: models.dense(n, 2, 64)}
+    table = profile.cost_table(builders, [3, 4, 5], lambda n: torch.randn(8, n, 2), give_up_after=1e-9,
+                               min_run_time=0.01)
+    assert set(table.approach) == {"fast", "slow"}
+    assert (table.groupby("approach").n.max() == 3).all()  # both exceed 1 ns, so each is measured once
+    assert (table.memory_mb > 0).all()
