@@ -592,7 +592,7 @@ class PermutationGroup:
 
         Draws ``k * random_words`` words from ``generator`` (or from a new generator seeded with
         ``seed``; or from torch's global generator if neither is given) and maps them with
-        ``sample_from_bits``. ``k=0`` gives a (0, n) tensor.
+        ``sample_from_bits``. ``k=0`` gives a (0, n) tensor. The result is on the generator's device.
         """
         k = _check_int("k", k, minimum=0)
         generator = _generator_from(generator, seed)

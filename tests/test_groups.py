@@ -312,6 +312,14 @@ def test_named_groups_are_cheap_whatever_n():
     assert time.perf_counter() - start < 2
 
 
+@pytest.mark.parametrize("group", [groups.symmetric(5), groups.alternating(5), groups.cyclic(5), groups.dihedral(5),
+                                   groups.product(groups.cyclic(2), groups.symmetric(3))], ids=ids)
+def test_named_groups_never_run_schreier_sims(group):
+    group.order(), group.elements(), group.sample(3, seed=0), group.contains_batch(group.elements()), repr(group)
+    group.sample_from_bits(torch.zeros(2, group.random_words, dtype=torch.long)), group.transversals
+    assert "_schreier_sims" not in group.__dict__
+
+
 def test_repr_never_computes_the_chain():
     g = generic(groups.symmetric(6))
     assert "6 points" in repr(g) or "n=6" in repr(g)
