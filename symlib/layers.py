@@ -36,7 +36,9 @@ INITS = ("default", "original", "scaled_normal")
 
 
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {choices}, got {value!r} ({type(value).__name__})")
+    if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 
@@ -47,6 +49,20 @@ def _check_positive_int(name: str, value) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def _check_device(device):
+    """None, or a device that torch accepts and this machine has (checked once, at construction)."""
+    if device is None:
+        return None
+    if isinstance(device, bool) or not isinstance(device, (str, int, torch.device)):
+        raise TypeError(f"device must be a torch.device, a str, an int or None, got {device!r} "
+                        f"({type(device).__name__})")
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError, ValueError) as exc:  # unknown names; "cuda" in a CPU-only torch
+        raise ValueError(f"device must be a device available here, got {device!r} ({exc})") from None
+    return device
 
 
 def ensemble_size(model: nn.Module) -> int:
@@ -85,7 +101,7 @@ class _SetLayer(nn.Module):
         self.ensemble_size = _check_positive_int("ensemble_size", ensemble_size)
         if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating torch.dtype or None, got {dtype!r}")
-        self._factory = {"device": device, "dtype": dtype}
+        self._factory = {"device": _check_device(device), "dtype": dtype}
         self._bounds: dict[str, tuple[float, bool]] = {}
 
     def _param(self, name: str, *shape: int, bound: float, reduced: bool = True) -> None:
@@ -128,13 +144,16 @@ class _SetLayer(nn.Module):
     def _check_batch(self, x: torch.Tensor) -> None:
         if x.shape[0] % self.ensemble_size:
             raise ValueError(f"x has batch {x.shape[0]}, which is not a multiple of ensemble_size="
-                             f"{self.ensemble_size} (members are stacked on dim 0)")
+                             f"{self.ensemble_size}: its batch must stack the members' batches on dim 0, got "
+                             f"shape {tuple(x.shape)}")
         weight = next(iter(self.parameters()))
         if x.dtype != weight.dtype:
             raise TypeError(f"x has dtype {x.dtype} but {type(self).__name__}'s parameters are {weight.dtype}; "
-                            f"convert one of them (x.to({weight.dtype}) or layer.to({x.dtype}))")
+                            f"x must have the parameters' dtype: convert one of them (x.to({weight.dtype}) or "
+                            f"layer.to({x.dtype}))")
         if x.device != weight.device:
-            raise ValueError(f"x is on {x.device} but {type(self).__name__}'s parameters are on {weight.device}")
+            raise ValueError(f"x is on {x.device} but {type(self).__name__}'s parameters are on {weight.device}; "
+                             f"x must be on the parameters' device")
 
     def _affine(self, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None,
                 reduced_bias: bool = True) -> torch.Tensor:
@@ -291,7 +310,9 @@ class GroupEquivariantLinear(_SetLayer):
             raise TypeError(f"group must be a symlib.groups.PermutationGroup, got {type(group).__name__}")
         super().__init__(in_channels, out_channels, "sum", init, ensemble_size, device, dtype)
         for name, value in (("in_order", in_order), ("out_order", out_order)):
-            if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1, 2):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be 0, 1 or 2, got {value!r} ({type(value).__name__})")
+            if value not in (0, 1, 2):
                 raise ValueError(f"{name} must be 0, 1 or 2, got {value!r}")
         self.group, self.in_order, self.out_order = group, in_order, out_order
         self.n = group.n
