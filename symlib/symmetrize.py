@@ -26,6 +26,7 @@ does before each evaluation so that evaluations do not depend on how the data we
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -50,13 +51,39 @@ __all__ = [
 _TRAIN_STREAM = 0  # evaluation streams are >= 1 (see rewind)
 
 
-def _check_set_input(x: torch.Tensor, n: int | None = None) -> None:
+def _check_set_input(x: torch.Tensor, n: int | None = None, members: int = 1, sorted_: bool = False) -> None:
+    """Shape and dtype checks only (no look at the values): cheap, and they compile with fullgraph."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 3:
         raise ValueError(f"x must have shape (batch, n, channels), got {tuple(x.shape)}")
     if n is not None and x.shape[1] != n:
-        raise ValueError(f"x has set size {x.shape[1]} (x.shape[1]) but the group acts on n={n} points")
+        raise ValueError(f"x has set size {x.shape[1]} (x.shape[1]) but the group acts on n={n} points: x must "
+                         f"have shape (batch, {n}, channels), got {tuple(x.shape)}")
+    if x.shape[0] % members:
+        raise ValueError(f"x has batch {x.shape[0]}, which is not a multiple of ensemble_size={members}: its batch "
+                         f"must stack the members' batches on dim 0, got shape {tuple(x.shape)}")
+    if sorted_ and x.is_complex():
+        raise TypeError(f"x must be a real tensor to be sorted, got dtype {x.dtype}")
+
+
+def _check_stream(stream) -> int:
+    if isinstance(stream, bool) or not isinstance(stream, int):
+        raise TypeError(f"stream must be an int >= 1 (0 is the training stream), got {stream!r} "
+                        f"({type(stream).__name__})")
+    if not 1 <= stream < 2**63:
+        raise ValueError(f"stream must be an int >= 1 (0 is the training stream) and < 2**63, got {stream!r}")
+    return stream
+
+
+def _check_seeds(seeds) -> list[int]:
+    """One seed (an int) or a sequence of seeds, one per ensemble member, as a list of ints."""
+    if isinstance(seeds, (bool, numbers.Integral)):
+        return [rng.check_seed(seeds, "seeds")]
+    if isinstance(seeds, (str, bytes)) or not (isinstance(seeds, Sequence) or getattr(seeds, "ndim", 0) == 1):
+        raise TypeError(f"seeds must be an int or a sequence of ints (one per ensemble member), got {seeds!r} "
+                        f"({type(seeds).__name__})")
+    return [rng.check_seed(s, f"seeds[{e}]") for e, s in enumerate(seeds)]
 
 
 def _check_module(model) -> nn.Module:
@@ -90,7 +117,7 @@ def canonical_order(x: torch.Tensor) -> torch.Tensor:
     so ``act(x, canonical_order(x))`` is exactly invariant, ties included.
     x: (batch, n, channels).
     """
-    _check_set_input(x)
+    _check_set_input(x, sorted_=True)
     order = torch.arange(x.shape[1], device=x.device).expand(x.shape[0], -1)
     for c in reversed(range(x.shape[2])):
         key = torch.gather(x[:, :, c], 1, order)
@@ -123,7 +150,7 @@ class SortCoordinates(nn.Module):
         self.model = _check_module(model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_set_input(x)
+        _check_set_input(x, sorted_=True)
         return self.model(torch.sort(x, dim=1).values)
 
 
@@ -156,6 +183,7 @@ class GroupAverage(nn.Module):
         super().__init__()
         self.model = _check_module(model)
         self.group = _check_group(group)
+        self._members = ensemble_size(model)
         self.chunk_size = _check_count("chunk_size", chunk_size)
         max_elements = _check_count("max_elements", max_elements)
         if not isinstance(checkpoint, bool):
@@ -163,12 +191,13 @@ class GroupAverage(nn.Module):
         self.checkpoint = checkpoint
         if group.order() > max_elements:
             raise ValueError(
-                f"GroupAverage over {group.name} needs all {group.order()} elements (> max_elements={max_elements}); "
-                "use SampledGroupAverage(model, group, samples=m) for a group this large")
+                f"GroupAverage over {group.name} needs all {group.order()} elements: max_elements must be at least "
+                f"the group's order, got max_elements={max_elements}; use SampledGroupAverage(model, group, samples=m) "
+                "for a group this large")
         self.register_buffer("elements", group.elements(max_elements), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_set_input(x, self.group.n)
+        _check_set_input(x, self.group.n, self._members)
         total = None
         recompute = self.checkpoint and torch.is_grad_enabled()
         for chunk in self.elements.split(self.chunk_size):
@@ -202,6 +231,7 @@ class _RandomWrapper(nn.Module):
             seeds = list(seed)
             if len(seeds) != members:
                 raise ValueError(f"seed must be an int or {members} ints (one per ensemble member), got {len(seeds)}")
+            seeds = [rng.check_seed(s, f"seed[{e}]") for e, s in enumerate(seeds)]
         else:
             seeds = [rng.check_seed(seed) + e for e in range(members)]
         self.register_buffer("keys", rng.keys_from_seeds(seeds))
@@ -211,6 +241,7 @@ class _RandomWrapper(nn.Module):
 
     def reseed(self, seeds: Sequence[int], stream: int = 0) -> None:
         """Member e's key from ``seeds[e]`` (and ``stream``, to separate wrappers); positions restart."""
+        seeds = _check_seeds(seeds)
         if len(seeds) != len(self.keys):
             raise ValueError(f"seeds must have one entry per ensemble member ({len(self.keys)}), got {len(seeds)}")
         self.keys.copy_(rng.keys_from_seeds(seeds, stream))
@@ -219,7 +250,7 @@ class _RandomWrapper(nn.Module):
 
     def rewind(self, stream: int) -> None:
         """Restart evaluation draws on stream ``stream`` (>= 1) at position 0."""
-        self.eval_stream.fill_(stream)
+        self.eval_stream.fill_(_check_stream(stream))
         self.eval_position.zero_()
 
     def _words(self, batch: int, per_sample: int) -> torch.Tensor:
@@ -256,7 +287,7 @@ class SampledGroupAverage(_RandomWrapper):
         self.eval_samples = _check_count("eval_samples", eval_samples, allow_none=True) or self.samples
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_set_input(x, self.group.n)
+        _check_set_input(x, self.group.n, self.keys.shape[0])
         m = self.samples if self.training else self.eval_samples
         return _average_over(self.model, x, self._sample(x.shape[0], m))
 
@@ -272,7 +303,7 @@ class Augment(_RandomWrapper):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_set_input(x, self.group.n)
+        _check_set_input(x, self.group.n, self.keys.shape[0])
         if not self.training:
             return self.model(x)
         return self.model(act(x, self._sample(x.shape[0], 1)[:, 0], check=False))
@@ -294,14 +325,16 @@ def reseed(model: nn.Module, seeds: int | Sequence[int]) -> None:
     so member e of an ensemble draws exactly what a solo model reseeded with ``seeds[e]`` draws.
     An int is one seed for a solo model.
     """
-    seeds = [seeds] if isinstance(seeds, int) and not isinstance(seeds, bool) else list(seeds)
-    for i, wrapper in enumerate(_random_wrappers(model)):
+    wrappers = _random_wrappers(model)
+    seeds = _check_seeds(seeds)
+    if len(seeds) != ensemble_size(model):
+        raise ValueError(f"seeds must have one entry per ensemble member ({ensemble_size(model)}), got {len(seeds)}")
+    for i, wrapper in enumerate(wrappers):
         wrapper.reseed(seeds, stream=i)
 
 
 def rewind(model: nn.Module, stream: int) -> None:
     """Restart the evaluation draws of every random wrapper in ``model`` on stream ``stream`` (>= 1)."""
-    if isinstance(stream, bool) or not isinstance(stream, int) or stream < 1:
-        raise ValueError(f"stream must be an int >= 1 (0 is the training stream), got {stream!r}")
+    _check_stream(stream)
     for wrapper in _random_wrappers(model):
         wrapper.rewind(stream)
