@@ -24,6 +24,7 @@ from torch import nn
 from . import groups as groups_mod
 from . import symmetrize
 from .layers import REDUCTIONS, DenseSetLinear, GroupEquivariantLinear, PermEquivariantLinear, PermInvariantLinear
+from .layers import _check_choice, _check_positive_int
 from .layers import ensemble_size as _ensemble_size
 
 __all__ = ["APPROACHES", "GROUP_APPROACHES", "GROUPS", "deepsets", "dense", "orbit_net", "build", "make_group",
@@ -43,6 +44,8 @@ def deepsets(d: int, width: int = 10, reduction: str = "sum", init: str = "defau
     (for ``loss="probabilities"``). ``set_size`` is the default init's hint for the pooled weights
     (see ``PermEquivariantLinear``); the network accepts sets of any size.
     """
+    _check_positive_int("d", d)
+    _check_positive_int("width", width)
     kw = dict(reduction=reduction, init=init, ensemble_size=ensemble_size, set_size=set_size, device=device,
               dtype=dtype)
     layers = [PermEquivariantLinear(d, width, **kw), nn.ReLU(), PermEquivariantLinear(width, width, **kw), nn.ReLU(),
@@ -56,6 +59,8 @@ def dense(n: int, d: int, width: int = 10, reduction: str = "sum", init: str = "
 
     x: (batch, n, d) -> (batch, 1, 1) logits; the set size must be n.
     """
+    for name, value in (("n", n), ("d", d), ("width", width)):
+        _check_positive_int(name, value)
     kw = dict(reduction=reduction, init=init, ensemble_size=ensemble_size, device=device, dtype=dtype)
     return nn.Sequential(DenseSetLinear(d, width, n, n, **kw), nn.ReLU(), DenseSetLinear(width, width, n, n, **kw),
                          nn.ReLU(), DenseSetLinear(width, 1, n, 1, **kw))
@@ -67,6 +72,8 @@ def orbit_net(group: groups_mod.PermutationGroup, d: int, width: int = 10, init:
 
     x: (batch, group.n, d) -> (batch, 1) logits.
     """
+    _check_positive_int("d", d)
+    _check_positive_int("width", width)
     kw = dict(init=init, ensemble_size=ensemble_size, device=device, dtype=dtype)
     return nn.Sequential(GroupEquivariantLinear(group, d, width, **kw), nn.ReLU(),
                          GroupEquivariantLinear(group, width, width, **kw), nn.ReLU(),
@@ -77,9 +84,7 @@ def make_group(name: str, n: int) -> groups_mod.PermutationGroup:
     """A group by name: 'symmetric', 'alternating', 'cyclic', 'dihedral' or 'trivial'."""
     makers = {"symmetric": groups_mod.symmetric, "alternating": groups_mod.alternating,
               "cyclic": groups_mod.cyclic, "dihedral": groups_mod.dihedral, "trivial": groups_mod.trivial}
-    if not isinstance(name, str) or name not in makers:
-        raise ValueError(f"group must be one of {GROUPS}, got {name!r}")
-    return makers[name](n)
+    return makers[_check_choice("name", name, GROUPS)](n)
 
 
 def _check_bool(name: str, value) -> bool:
@@ -99,8 +104,17 @@ def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetri
     as are ``samples``/``eval_samples`` outside "sampled" and ``reduction="mean"`` for "orbit"
     (its layers sum by construction), so that no setting is silently ignored.
     """
-    if not isinstance(approach, str) or approach not in APPROACHES:
-        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    _check_choice("approach", approach, APPROACHES)
+    for name, value in (("n", n), ("d", d), ("width", width), ("samples", samples)):
+        _check_positive_int(name, value)
+    if eval_samples is not None:
+        _check_positive_int("eval_samples", eval_samples)
+    if not isinstance(group, str):
+        raise TypeError(f"group must be one of {GROUPS}, got {group!r} ({type(group).__name__})")
+    if not isinstance(reduction, str):
+        raise TypeError(f"reduction must be one of {REDUCTIONS}, got {reduction!r} ({type(reduction).__name__})")
+    if approach in GROUP_APPROACHES:
+        _check_choice("group", group, GROUPS)
     if approach not in GROUP_APPROACHES and group != "symmetric":
         raise ValueError(f"group is used only by the approaches {GROUP_APPROACHES}; approach {approach!r} "
                          f"takes none, got group={group!r}")
