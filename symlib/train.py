@@ -90,7 +90,8 @@ def _check_number(name: str, value, low: float, strict: bool) -> float:
 
 def _per_member(name: str, value, members: int, check) -> list:
     """A scalar for every member, or a sequence of exactly E values; each one checked."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray, torch.Tensor)):
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray, torch.Tensor)) \
+            or getattr(value, "ndim", None) == 0:  # a 0-d array or tensor is one value, not a sequence
         return [check(name, value)] * members
     values = list(value)
     if len(values) != members:
@@ -148,15 +149,20 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "lo
     """
     members = ensemble_size(model)
     device, dtype = _model_place(model)
-    if not isinstance(x, torch.Tensor) or x.ndim < 2:
-        raise ValueError(f"x must be a tensor of shape (T, n, c), got {getattr(x, 'shape', type(x).__name__)}")
-    if not isinstance(y, torch.Tensor) or y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"y must be a tensor of shape ({len(x)},) matching x, got "
-                         f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape (T, n, c), got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"x must be a tensor of shape (T, n, c), got {tuple(x.shape)}")
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a torch.Tensor of shape ({len(x)},) matching x, got {type(y).__name__}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"y must be a tensor of shape ({len(x)},) matching x, got {tuple(y.shape)}")
     if len(x) == 0:
         raise ValueError("x must hold at least one sample, got 0")
-    if not bool(((y == 0) | (y == 1)).all()):
-        raise ValueError("y must hold labels in {0, 1}")
+    labels = (y == 0) | (y == 1)
+    if not bool(labels.all()):
+        raise ValueError(f"y must hold labels in {{0, 1}}, got {y[~labels].unique()[:5].tolist()} "
+                         f"({int((~labels).sum())} of {len(y)} values)")
     _check_int("batch_size", batch_size)
     _check_choice("loss", loss, LOSSES)
     was_training = model.training
@@ -172,7 +178,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "lo
 
 
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {choices}, got {value!r} ({type(value).__name__})")
+    if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 
@@ -279,17 +287,17 @@ class _MemberAdamW:
         lr = self.lr * factor * active
         if self.decays:
             torch._foreach_mul_(self.params, self._per_param(1 - lr * self.weight_decay))
+        # torch's update, (lr / c1) m / (sqrt(v) / sqrt(c2) + eps), rearranged into fewer passes:
+        # (lr sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2)).
+        root_c2 = math.sqrt(1 - beta2 ** self.step_count)
         denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, math.sqrt(1 - beta2 ** self.step_count))
-        torch._foreach_add_(denom, EPS)
-        update = torch._foreach_div(self.exp_avg, denom)
-        # torch.where: a diverged member's NaN update must not reach its (frozen) parameters as 0 * NaN.
-        scale = self._per_param(-lr / (1 - beta1 ** self.step_count))
-        torch._foreach_mul_(update, scale)
+        torch._foreach_add_(denom, EPS * root_c2)
+        numer = torch._foreach_mul(self.exp_avg, self._per_param(-lr * root_c2 / (1 - beta1 ** self.step_count)))
         if not bool(active.all()):
+            # A diverged member's NaN moments must not reach its (frozen) parameters as 0 * NaN.
             keep = self._per_param(active)
-            update = [torch.where(k, u, torch.zeros((), dtype=u.dtype, device=u.device)) for k, u in zip(keep, update)]
-        torch._foreach_add_(self.params, update)
+            numer = [torch.where(k, u, torch.zeros((), dtype=u.dtype, device=u.device)) for k, u in zip(keep, numer)]
+        torch._foreach_addcdiv_(self.params, numer, denom)
 
 
 def _grad_norms(params: list[nn.Parameter], members: int) -> torch.Tensor:
