@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
@@ -89,7 +89,9 @@ def _float_field(name: str, value, low: float, strict: bool, high: float | None 
 
 
 def _choice_field(name: str, value, choices) -> None:
-    if not isinstance(value, str) or value not in choices:
+    if not isinstance(value, str):
+        raise TypeError(f"Config.{name} must be one of {tuple(choices)}, got {value!r} ({type(value).__name__})")
+    if value not in choices:
         raise _bad(name, f"one of {tuple(choices)}", value)
 
 
@@ -192,7 +194,7 @@ class Config:
             if held_out < 1 or held_out >= self.train_size:
                 raise ValueError(f"Config.val_fraction={self.val_fraction} leaves train_size={self.train_size} with "
                                  f"{self.train_size - held_out} training and {held_out} validation samples; each "
-                                 "part needs at least 1")
+                                 "part must hold at least 1")
 
     def _resolve_budget(self) -> None:
         if self.epochs is None:
@@ -248,19 +250,48 @@ def grid(config: Config, **axes: Sequence) -> list[Config]:
     ``grid(base, lr=[1e-3, 3e-3], seed=range(5))`` -> 10 Configs. Each axis must name a Config field
     and hold a non-empty sequence of values.
     """
-    if not isinstance(config, Config):
-        raise TypeError(f"config must be a symlib.experiments.Config, got {type(config).__name__}")
+    _check_config(config)
     names = [f.name for f in dataclasses.fields(Config)]
     for name, values in axes.items():
         if name not in names:
             raise ValueError(f"grid axis {name!r} is not a Config field; expected one of {names}")
-        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, range)) or not len(values):
+        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, range)):
+            raise TypeError(f"grid axis {name!r} must be a non-empty sequence of values, got {values!r} "
+                            f"({type(values).__name__})")
+        if not len(values):
             raise ValueError(f"grid axis {name!r} must be a non-empty sequence of values, got {values!r}")
     return [config.replace(**dict(zip(axes, combo))) for combo in itertools.product(*axes.values())]
 
 
+def _check_config(config, name: str = "config") -> Config:
+    if not isinstance(config, Config):
+        raise TypeError(f"{name} must be a symlib.experiments.Config, got {type(config).__name__}")
+    return config
+
+
+def _check_configs(configs, name: str = "configs") -> list[Config]:
+    """A non-empty list of Configs from any iterable of them (not a lone Config, a str or a dict)."""
+    if isinstance(configs, (Config, str, bytes, Mapping)) or not isinstance(configs, Iterable):
+        raise TypeError(f"{name} must be a list of symlib.experiments.Config, got {type(configs).__name__}")
+    configs = list(configs)
+    if not configs:
+        raise ValueError(f"{name} must hold at least one Config, got none")
+    for i, config in enumerate(configs):
+        _check_config(config, f"{name}[{i}]")
+    return configs
+
+
+def _check_count(name: str, value, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int >= {low}, got {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return value
+
+
 def make_task(config: Config):
     """The config's task, built once per set of task fields (a Monte Carlo optimum is computed once)."""
+    _check_config(config)
     return _task(config.task, config.n, config.d, config.var0, config.var1, config.rho)
 
 
@@ -278,9 +309,10 @@ def _build(config: Config, ensemble: int) -> torch.nn.Module:
 def build_model(configs: Config | Sequence[Config]) -> torch.nn.Module:
     """The model of one run, or the ensemble of a pack whose member e is initialized exactly as the
     solo model of ``configs[e]`` (torch's RNG seeded with its seed, as a solo run would be)."""
-    configs = [configs] if isinstance(configs, Config) else list(configs)
+    configs = [configs] if isinstance(configs, Config) else _check_configs(configs)
     if len({c.pack_key() for c in configs}) != 1:
-        raise ValueError("build_model takes runs that share an architecture (Config.pack_key)")
+        raise ValueError(f"configs must share an architecture (Config.pack_key) to be built as one ensemble, got "
+                         f"{len({c.pack_key() for c in configs})} architectures")
     with torch.random.fork_rng(devices=[]):
         solos = []
         for config in configs:
@@ -301,7 +333,7 @@ def run_pack(configs: Sequence[Config], num_threads: int | None = None, progress
     Each history carries the run's config fields as columns, its parameter count (per member) and
     the task's Bayes accuracy.
     """
-    configs = list(configs)
+    configs = _check_configs(configs)
     first = configs[0]
     model = build_model(configs)
     if ensemble_size(model) != len(configs):
@@ -326,8 +358,7 @@ def run_pack(configs: Sequence[Config], num_threads: int | None = None, progress
 
 def run(config: Config, num_threads: int | None = None, progress: bool | None = None) -> pd.DataFrame:
     """Train one run and return its history (config fields as columns)."""
-    if not isinstance(config, Config):
-        raise TypeError(f"config must be a symlib.experiments.Config, got {type(config).__name__}")
+    _check_config(config)
     return run_pack([config], num_threads=num_threads, progress=progress)[0]
 
 
@@ -366,6 +397,7 @@ def symlib_source_hash() -> str:
 
 
 def cache_key(config: Config) -> str:
+    _check_config(config)
     payload = json.dumps(config.fields(), sort_keys=True) + f"|schema {SCHEMA}|" + _numeric_source_hash()
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
@@ -407,6 +439,9 @@ def pack(configs: Sequence[Config], max_members: int = 128, min_packs: int = 1) 
     ``max_members`` each, largest work first. Packs are split further (in halves) until there
     are at least ``min_packs`` of them, so that every worker has one, as long as halves keep >= 2
     members."""
+    configs = _check_configs(configs)
+    max_members = _check_count("max_members", max_members)
+    min_packs = _check_count("min_packs", min_packs, low=0)
     groups: dict[tuple, list[Config]] = {}
     for config in configs:
         groups.setdefault(config.pack_key(), []).append(config)
@@ -470,14 +505,23 @@ def sweep(configs: Sequence[Config] | Mapping, cache_dir: str | os.PathLike, n_j
     only. Killed or interrupted, a local sweep leaves no worker process behind.
     """
     configs, keys = _labels(configs)
-    if not all(isinstance(c, Config) for c in configs):
-        raise TypeError("configs must all be symlib.experiments.Config")
     if not configs:
         raise ValueError("configs must hold at least one Config, got none")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+    for i, config in enumerate(configs):
+        _check_config(config, f"configs[{keys[i]!r}]" if keys is not None else f"configs[{i}]")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int):
+        raise TypeError(f"n_jobs must be -1 (one per core) or a positive int, got {n_jobs!r} ({type(n_jobs).__name__})")
+    if n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs must be -1 (one per core) or a positive int, got {n_jobs!r}")
-    if isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1:
-        raise ValueError(f"max_members must be a positive int, got {max_members!r}")
+    _check_count("max_members", max_members)
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise TypeError(f"scheduler must be a scheduler address (str) or None, got {scheduler!r} "
+                        f"({type(scheduler).__name__})")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be a bool or None, got {progress!r}")
+    if names is not None and (isinstance(names, (str, bytes)) or not isinstance(names, Sequence)
+                              or not all(isinstance(name, str) for name in names)):
+        raise TypeError(f"names must be a sequence of column names (str), got {names!r}")
     columns = _key_columns(keys, names)
     cache_dir = require_writable(cache_dir, "cache_dir")
     paths = {c: cache_path(c, cache_dir) for c in dict.fromkeys(configs)}
@@ -554,8 +598,16 @@ def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"
     """
     if not isinstance(histories, pd.DataFrame):
         raise TypeError(f"histories must be a DataFrame (sweep output), got {type(histories).__name__}")
+    if not isinstance(by, str):
+        raise TypeError(f"by must be 'val_loss' or 'val_accuracy', got {by!r} ({type(by).__name__})")
     if by not in ("val_loss", "val_accuracy"):
         raise ValueError(f"by must be 'val_loss' or 'val_accuracy', got {by!r}")
+    if isinstance(tuned, (str, bytes)) or not isinstance(tuned, Sequence):
+        raise TypeError(f"tuned must be a sequence of Config field names, got {tuned!r} ({type(tuned).__name__})")
+    missing = [c for c in ("selected", by) if c not in histories.columns]
+    if missing or histories.empty:
+        raise ValueError(f"histories must be sweep output, with rows and the columns 'selected' and {by!r}; got "
+                         f"{len(histories)} rows" + (f" without the columns {missing}" if missing else ""))
     fields = [f.name for f in dataclasses.fields(Config)]
     tuned = list(tuned)
     for name in tuned:
@@ -563,7 +615,8 @@ def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"
             raise ValueError(f"tuned must name Config fields present in histories, got {name!r}")
     chosen = histories[histories["selected"]]
     if chosen[by].isna().any():
-        raise ValueError(f"select by {by!r} needs validation data: some runs have no {by} (give val_fraction or val_size)")
+        raise ValueError(f"select by {by!r} needs validation data: histories must have a {by} for every selected "
+                         f"run, got {int(chosen[by].isna().sum())} without (give val_fraction or val_size)")
     labels = [c for c in histories.columns if c not in fields and c not in HISTORY_COLUMNS
               and c not in ("member", "epoch", "lr", "weight_decay", "train_size")]
     group = [c for c in fields + labels if c in chosen.columns and c not in tuned and c not in ("steps", "eval_every")]

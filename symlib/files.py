@@ -28,13 +28,24 @@ def default_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def _check_path(name: str, value) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or an os.PathLike, got {value!r} ({type(value).__name__})")
+    return Path(value)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)``, then rename the temporary file over ``path``; return ``path``.
 
     Readers see the old file or the whole new one. If ``write`` raises, ``path`` is untouched and
     the temporary file is removed. The new file gets the umask's mode (see the module docstring).
     """
-    path = Path(path)
+    path = _check_path("path", path)
+    if not path.name or path.is_dir():
+        raise ValueError(f"path must name a file, got {str(path)!r}, a folder")
+    if not callable(write):
+        raise TypeError(f"write must be a callable that writes the file at the path it is given, got "
+                        f"{type(write).__name__}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(fd)
@@ -54,7 +65,7 @@ def require_writable(folder: str | os.PathLike, name: str = "cache_dir") -> Path
     Raises ValueError naming ``name`` before any work is done, rather than losing finished work
     to a failed write afterwards.
     """
-    folder = Path(folder)
+    folder = _check_path(name, folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe.")
