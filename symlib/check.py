@@ -6,6 +6,7 @@ product of generators, i.e. for the whole group.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -13,6 +14,14 @@ import torch
 from .groups import PermutationGroup, act
 
 __all__ = ["equivariance_error", "check_equivariance"]
+
+
+def _check_order(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be 0, 1 or 2, got {value!r} ({type(value).__name__})")
+    if value not in (0, 1, 2):
+        raise ValueError(f"{name} must be 0, 1 or 2, got {value!r}")
+    return value
 
 
 def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor], group: PermutationGroup, x: torch.Tensor,
@@ -23,8 +32,16 @@ def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor], group: Permuta
     for 2, (batch, c) for 0. The output is acted on as a tensor of order ``out_order``.
     Returns a float tensor (num_generators,).
     """
+    if not callable(f):
+        raise TypeError(f"f must be callable (a model or a function of x), got {type(f).__name__}")
     if not isinstance(group, PermutationGroup):
         raise TypeError(f"group must be a PermutationGroup, got {type(group).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not isinstance(invariant, bool):
+        raise TypeError(f"invariant must be a bool, got {invariant!r}")
+    _check_order("in_order", in_order)
+    _check_order("out_order", out_order)
     if in_order and (x.ndim < in_order + 1 or any(s != group.n for s in x.shape[1:in_order + 1])):
         raise ValueError(f"x must have {in_order} axes of size {group.n} after the batch, got {tuple(x.shape)}")
     out_order = 0 if invariant else out_order
@@ -39,6 +56,10 @@ def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor], group: Permuta
 def check_equivariance(f: Callable[[torch.Tensor], torch.Tensor], group: PermutationGroup, x: torch.Tensor,
                        invariant: bool = False, atol: float = 1e-10, in_order: int = 1, out_order: int = 1) -> float:
     """Raise AssertionError unless f is equivariant (invariant) under every generator; return the max error."""
+    if isinstance(atol, bool) or not isinstance(atol, (int, float)):
+        raise TypeError(f"atol must be a finite number >= 0, got {atol!r} ({type(atol).__name__})")
+    if not math.isfinite(atol) or atol < 0:
+        raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")
     errors = equivariance_error(f, group, x, invariant, in_order, out_order)
     worst = float(errors.max()) if len(errors) else 0.0
     if worst > atol:

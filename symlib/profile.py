@@ -7,7 +7,8 @@ median of timed blocks, so the same code measures CPU and GPU steps honestly.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +19,9 @@ __all__ = ["step_seconds", "call_seconds", "saved_activation_bytes", "growth_exp
 
 
 def _check_positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a positive finite number, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 
@@ -76,14 +79,29 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     return sum(seen.values())
 
 
+def _numbers(name: str, values) -> np.ndarray:
+    """A one-dimensional float array of ``values`` (a list, array or Series of numbers)."""
+    try:
+        array = np.asarray(values, float)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim == 0 or isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of numbers, got {values!r} ({type(values).__name__})")
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    return array
+
+
 def _pairs(sizes: Sequence[float], costs: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    sizes, costs = np.asarray(sizes, float), np.asarray(costs, float)
-    if sizes.shape != costs.shape or sizes.ndim != 1:
+    sizes, costs = _numbers("sizes", sizes), _numbers("costs", costs)
+    if sizes.shape != costs.shape:
         raise ValueError(f"sizes and costs must be two sequences of equal length, got {sizes.shape} and {costs.shape}")
-    if len(sizes) < 2 or not (np.isfinite(costs).all() and np.isfinite(sizes).all()) or (costs <= 0).any() \
-            or (sizes <= 0).any() or len(set(sizes)) < 2:
-        raise ValueError(f"need at least two positive (size, cost) pairs with distinct sizes, got "
-                         f"{list(zip(sizes.tolist(), costs.tolist()))}")
+    for name, values in (("sizes", sizes), ("costs", costs)):
+        if not (np.isfinite(values).all() and (values > 0).all()):
+            raise ValueError(f"{name} must be positive finite numbers, got {values.tolist()}")
+    if len(sizes) < 2 or len(set(sizes)) < 2:
+        raise ValueError(f"sizes and costs must hold at least two positive (size, cost) pairs with distinct sizes, "
+                         f"got {list(zip(sizes.tolist(), costs.tolist()))}")
     return sizes, costs
 
 
@@ -116,7 +134,23 @@ def cost_table(builders: Mapping[str, Callable[[int], nn.Module | None]], sizes:
     """
     import pandas as pd
 
+    if not isinstance(builders, Mapping):
+        raise TypeError(f"builders must be a mapping {{label: size -> model}}, got {type(builders).__name__}")
+    for label, build in builders.items():
+        if not callable(build):
+            raise TypeError(f"builders[{label!r}] must be callable (size -> model or None), got {type(build).__name__}")
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
+        raise TypeError(f"sizes must be a sequence of positive ints, got {sizes!r} ({type(sizes).__name__})")
+    sizes = list(sizes)
+    for i, n in enumerate(sizes):
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"sizes[{i}] must be a positive int, got {n!r} ({type(n).__name__})")
+        if n < 1:
+            raise ValueError(f"sizes[{i}] must be a positive int, got {n!r}")
+    if not callable(make_input):
+        raise TypeError(f"make_input must be callable (size -> x), got {type(make_input).__name__}")
     give_up_after = _check_positive("give_up_after", give_up_after)
+    _check_positive("min_run_time", min_run_time)
     rows, too_slow = [], set()
     for n in sorted(sizes):
         x = make_input(n)
