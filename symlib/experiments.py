@@ -48,7 +48,7 @@ from .layers import INITS, REDUCTIONS, ensemble_size
 from .rng import check_seed
 
 __all__ = ["Config", "grid", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
-           "cache_key", "cache_path", "numeric_source_hash", "symlib_source_hash", "TASKS", "SCHEMA",
+           "pack_capacity", "cache_key", "cache_path", "numeric_source_hash", "symlib_source_hash", "TASKS", "SCHEMA",
            "HISTORY_COLUMNS", "NUMERIC_MODULES", "PER_MEMBER_FIELDS"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -434,18 +434,33 @@ def _store(path: Path, config: Config, history: pd.DataFrame) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(payload))
 
 
+MAX_PACK_ACTIVATIONS = 16_000_000  # floats per layer activation of a whole pack (64 MB in float32)
+
+
+def pack_capacity(config: Config) -> int:
+    """How many runs like ``config`` one ensemble may hold before one layer's activations for the
+    whole pack (members x batch x set x width x samples) pass ``MAX_PACK_ACTIVATIONS``. Larger packs
+    share the per-step overhead better (benchmarks/bench_ensemble.py), so the cap is about memory."""
+    per_member = config.batch_size * config.n * config.width * max(config.samples, config.eval_samples or 1)
+    return max(1, MAX_PACK_ACTIVATIONS // per_member)
+
+
 def pack(configs: Sequence[Config], max_members: int = 128, min_packs: int = 1) -> list[list[Config]]:
     """Group runs into ensembles: equal ``pack_key`` (architecture, step count, ...), at most
-    ``max_members`` each, largest work first. Packs are split further (in halves) until there
-    are at least ``min_packs`` of them, so that every worker has one, as long as halves keep >= 2
-    members."""
+    ``min(max_members, pack_capacity)`` members each, split into packs of balanced sizes, largest
+    work first. Packs are split further (in halves) until there are at least ``min_packs`` of
+    them, so that every worker has one, as long as halves keep >= 2 members."""
     configs = _check_configs(configs)
     max_members = _check_count("max_members", max_members)
     min_packs = _check_count("min_packs", min_packs, low=0)
     groups: dict[tuple, list[Config]] = {}
     for config in configs:
         groups.setdefault(config.pack_key(), []).append(config)
-    packs = [members[i:i + max_members] for members in groups.values() for i in range(0, len(members), max_members)]
+    packs = []
+    for members in groups.values():
+        count = -(-len(members) // min(max_members, pack_capacity(members[0])))
+        size = -(-len(members) // count)
+        packs += [members[i:i + size] for i in range(0, len(members), size)]
     cost = lambda p: len(p) * p[0].steps * p[0].samples  # noqa: E731
     packs.sort(key=cost, reverse=True)
     while len(packs) < min_packs and len(packs[0]) >= 4:
