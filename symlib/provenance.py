@@ -16,6 +16,7 @@ Nothing in symlib's training code imports this module; the chapters and ``book/e
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import os
 import platform
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write
+from .files import _check_path, atomic_write
 
 __all__ = ["require", "save_table", "glue", "versions", "load_records", "MANIFEST_ENV", "RECORD_KEY"]
 
@@ -35,6 +36,12 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _check_kind(name: str, kind) -> None:
+    kinds = _kinds(kind)
+    if not kinds or not all(isinstance(k, type) for k in kinds):
+        raise TypeError(f"{name} must be a type or a tuple of types, got {kind!r}")
 
 
 def _is_kind(value: Any, kind: type | tuple[type, ...]) -> bool:
@@ -62,6 +69,15 @@ def require(name: str, value: Any, kind: type | tuple[type, ...], *, low: float 
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got {name!r}")
+    _check_kind("kind", kind)
+    if each is not None:
+        _check_kind("each", each)
+    if low is not None and (isinstance(low, bool) or not isinstance(low, numbers.Real)):
+        raise TypeError(f"low must be a number or None, got {low!r} ({type(low).__name__})")
+    if low is not None and math.isnan(low):
+        raise ValueError(f"low must be a number or None, got {low!r}")
+    if choices is not None and (isinstance(choices, (str, bytes)) or not isinstance(choices, Iterable)):
+        raise TypeError(f"choices must be a collection of allowed values or None, got {choices!r}")
 
     def bad(expected: str) -> None:
         raise ValueError(f"parameter {name!r} must be {expected}, got {value!r}")
@@ -70,13 +86,18 @@ def require(name: str, value: Any, kind: type | tuple[type, ...], *, low: float 
         bad(f"of type {_kind_name(kind)}")
     items = [value]
     if each is not None:
+        if not isinstance(value, (list, tuple)):
+            bad(f"a list of {_kind_name(each)}")
         items = list(value)
         if not items:
             bad("a non-empty list")
         if not all(_is_kind(v, each) for v in items):
             bad(f"a list of {_kind_name(each)}")
-    if low is not None and any(v < low for v in items):
-        bad(f">= {low}" + (" (each element)" if each is not None else ""))
+    if low is not None:
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items):
+            bad(f"a number >= {low}" + (" (each element)" if each is not None else ""))
+        if any(not v >= low for v in items):  # NaN is not >= low either
+            bad(f">= {low}" + (" (each element)" if each is not None else ""))
     if choices is not None:
         choices = tuple(choices)
         if any(v not in choices for v in items):
@@ -91,7 +112,7 @@ def save_table(df, path: str | os.PathLike) -> Path:
     """
     if not hasattr(df, "to_csv"):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
-    path = Path(path)
+    path = _check_path("path", path)
     if path.suffix != ".csv":
         raise ValueError(f"path must end in .csv, got {str(path)!r}")
     atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
@@ -172,7 +193,9 @@ def load_records(folder: str | os.PathLike, chapters: Iterable[str]) -> dict[str
     Returns {chapter: record} in the order of ``chapters``, leaving out chapters that have no
     executed copy or no record (the caller decides whether that is an error).
     """
-    folder = Path(folder)
+    folder = _check_path("folder", folder)
+    if isinstance(chapters, (str, bytes)) or not isinstance(chapters, Iterable):
+        raise TypeError(f"chapters must be a list of chapter names, got {chapters!r} ({type(chapters).__name__})")
     if not folder.is_dir():
         raise ValueError(f"folder must be an existing folder of executed chapters, got {str(folder)!r}")
     records = {}

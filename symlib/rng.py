@@ -17,7 +17,7 @@ cryptographic one; ``tests/test_rng.py`` checks uniformity and independence with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -58,19 +58,52 @@ def keys_from_seeds(seeds: Sequence[int], stream: int = 0) -> torch.Tensor:
     ``stream`` separates independent generators fed from the same seed (e.g. two random wrappers
     in one model). numpy's SeedSequence spreads nearby seeds over the whole key space.
     """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise TypeError(f"seeds must be a sequence of non-negative ints, got {seeds!r} ({type(seeds).__name__})")
     seeds = [check_seed(s, "seeds") for s in seeds]
     stream = check_seed(stream, "stream")
     words = [np.random.SeedSequence([s, stream]).generate_state(2, dtype=np.uint32) for s in seeds]
     return torch.tensor(np.array(words, dtype=np.int64).reshape(len(seeds), 2), dtype=torch.long)
 
 
-def random_words(keys: torch.Tensor, stream: int | torch.Tensor, offset: int | torch.Tensor, count: int) -> torch.Tensor:
+def _check_counter(name: str, value) -> None:
+    """A non-negative int below 2**63, or a 0-dim integer tensor (whose value is not looked at)."""
+    if isinstance(value, torch.Tensor):
+        if value.ndim != 0 or value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool:
+            raise TypeError(f"{name} must be an int or a 0-dim integer tensor, got a tensor of shape "
+                            f"{tuple(value.shape)} and dtype {value.dtype}")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative int, got {value!r} ({type(value).__name__})")
+    if not 0 <= value < 2**63:
+        raise ValueError(f"{name} must be a non-negative int below 2**63, got {value!r}")
+
+
+def random_words(keys: torch.Tensor, stream: int | torch.Tensor, offset: int | torch.Tensor, count: int,
+                 check: bool = True) -> torch.Tensor:
     """Words ``hash(key_e, stream, offset + j)`` for j < count: LongTensor (E, count) in [0, 2**32).
 
     keys: (E, 2) from ``keys_from_seeds``; stream and offset: ints or 0-dim int64 tensors (offset
     may exceed 2**32). Drawing count words at offset o and then count' words at o + count gives
     exactly the words of one draw of count + count' at o: chunking never changes the stream.
+    ``check=False`` skips the argument checks (for symlib's own calls, which pass its own buffers).
     """
+    if not isinstance(check, bool):
+        raise TypeError(f"check must be a bool, got {check!r}")
+    if check:
+        if not isinstance(keys, torch.Tensor):
+            raise TypeError(f"keys must be a LongTensor (E, 2) from keys_from_seeds, got {type(keys).__name__}")
+        if keys.dtype != torch.long:
+            raise TypeError(f"keys must be a LongTensor (E, 2) from keys_from_seeds, got dtype {keys.dtype}")
+        if keys.ndim != 2 or keys.shape[1] != 2:
+            raise ValueError(f"keys must be a LongTensor (E, 2) from keys_from_seeds, got shape {tuple(keys.shape)} "
+                             f"and dtype {keys.dtype}")
+        _check_counter("stream", stream)
+        _check_counter("offset", offset)
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
+            raise TypeError(f"count must be a non-negative int, got {count!r} ({type(count).__name__})")
+        if count < 0:
+            raise ValueError(f"count must be a non-negative int, got {count!r}")
     device = keys.device
     stream = torch.as_tensor(stream, dtype=torch.long, device=device)
     offset = torch.as_tensor(offset, dtype=torch.long, device=device)

@@ -258,10 +258,10 @@ class _RandomWrapper(nn.Module):
         members = self.keys.shape[0]
         count = (batch // members) * per_sample
         if self.training:
-            words = rng.random_words(self.keys, _TRAIN_STREAM, self.train_position, count)
+            words = rng.random_words(self.keys, _TRAIN_STREAM, self.train_position, count, check=False)
             self.train_position.add_(count)
         else:
-            words = rng.random_words(self.keys, self.eval_stream, self.eval_position, count)
+            words = rng.random_words(self.keys, self.eval_stream, self.eval_position, count, check=False)
             self.eval_position.add_(count)
         return words.reshape(batch, per_sample)
 
