@@ -1,69 +1,209 @@
-"""Figures and summaries for the chapters: means with 95% intervals over seeds, the Bayes ceiling."""
+"""Summaries and figures for the chapters: intervals over seeds, paired differences with Holm's
+correction, bootstrap intervals for derived numbers, expected maximum validation curves, and curves
+against the Bayes limit.
+
+Statistics come from scipy.stats: Student-t intervals over seeds (each seed is one independent
+run), paired t-tests (two approaches sharing a seed share its training data and test set),
+``scipy.stats.bootstrap`` for numbers derived from whole curves. Numbers are returned as plain
+Python floats in pandas frames, ready to glue.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["summarize", "interval", "paired_difference", "verdict", "curves", "final"]
+__all__ = ["selected", "interval", "summarize", "paired", "compare", "holm", "verdict", "bootstrap_interval",
+           "size_to_reach", "expected_max", "curves", "differences", "ordered"]
 
 
-def final(history: pd.DataFrame) -> pd.DataFrame:
-    """The last evaluation of every run (``fit`` always evaluates its last step)."""
-    return history[history["step"] == history["steps"]]
+def selected(history: pd.DataFrame) -> pd.DataFrame:
+    """The kept checkpoint of every run (the row ``fit`` marked ``selected``); diverged runs have none."""
+    if "selected" not in history.columns:
+        raise ValueError("history must have a 'selected' column (symlib.train.fit output)")
+    return history[history["selected"]]
 
 
-def interval(values: pd.Series, level: float = 0.95) -> pd.Series:
+def interval(values, level: float = 0.95) -> pd.Series:
     """Mean and Student-t confidence interval of independent values (e.g. one per seed)."""
-    x = pd.Series(values).dropna()
-    n, mean = len(x), x.mean()
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-    return pd.Series({"mean": mean, "low": mean - half, "high": mean + half, "seeds": n})
+    x = pd.Series(values, dtype=float).dropna()
+    n, mean = len(x), float(x.mean()) if len(x) else np.nan
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+    return pd.Series({"mean": mean, "low": mean - half, "high": mean + half, "n": n})
 
 
-def summarize(df: pd.DataFrame, by: Sequence[str], value: str = "test_accuracy", level: float = 0.95) -> pd.DataFrame:
-    """Mean, Student-t interval (over seeds) and count of ``value`` for each group of ``by``."""
-    return df.groupby(list(by), dropna=False)[value].apply(interval, level=level).unstack().reset_index()
+def summarize(df: pd.DataFrame, by: Sequence[str] | str, value: str = "test_accuracy",
+              level: float = 0.95) -> pd.DataFrame:
+    """Mean, Student-t interval and count of ``value`` for each group of ``by``, indexed by ``by``
+    (groups keep their order of first appearance)."""
+    by = [by] if isinstance(by, str) else list(by)
+    out = df.groupby(by, sort=False, dropna=False)[value].apply(interval, level=level).unstack()
+    return out.astype({"n": int})
 
 
-def paired_difference(df: pd.DataFrame, column: str, a, b, value: str = "test_accuracy",
-                      pair: str = "seed") -> pd.Series:
-    """value(a) - value(b), paired by ``pair`` (same seed: same data stream and initial draw), with its interval."""
+def paired(df: pd.DataFrame, column: str, a, b, value: str = "test_accuracy", pair: str = "seed") -> pd.Series:
+    """value(a) - value(b) per ``pair`` (same seed: same data and test set), for seeds that have both."""
     table = df.pivot_table(index=pair, columns=column, values=value)
     for name in (a, b):
         if name not in table:
             raise ValueError(f"{column}={name!r} is not in the results; have {list(table.columns)}")
-    return interval(table[a] - table[b])
+    return (table[a] - table[b]).dropna()
 
 
-def verdict(diff: pd.Series, a: str, b: str) -> str:
-    """A sentence that states a direction only where the interval of ``a - b`` excludes zero."""
-    if diff["low"] > 0:
-        return f"**{a}** beats **{b}** by {diff['mean']:.1%} (95% interval {diff['low']:.1%} to {diff['high']:.1%})"
-    if diff["high"] < 0:
-        return f"**{b}** beats **{a}** by {-diff['mean']:.1%} (95% interval {-diff['high']:.1%} to {-diff['low']:.1%})"
-    return (f"**{a}** and **{b}** cannot be told apart: {diff['mean']:+.1%} "
-            f"(95% interval {diff['low']:+.1%} to {diff['high']:+.1%})")
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (controls the family-wise error rate)."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
 
 
-def curves(summary: pd.DataFrame, x: str, hue: str, ax: plt.Axes | None = None, bayes: float | None = None,
-           logx: bool = False, ylabel: str = "test accuracy", labels: dict | None = None) -> plt.Axes:
-    """One line per ``hue`` with its interval band; a dashed line at the Bayes-optimal accuracy."""
+def compare(df: pd.DataFrame, column: str, pairs: Sequence[tuple], value: str = "test_accuracy",
+            pair: str = "seed", alpha: float = 0.05) -> pd.DataFrame:
+    """Paired comparisons of a family, corrected for multiple comparisons by Holm's method.
+
+    pairs: (a, b) or (a, b, filter) tuples; ``filter`` is a dict {column: value} selecting the rows
+    of that comparison (e.g. {"train_size": 64}). For each: the mean paired difference a - b, the
+    raw paired t-test p-value, Holm's adjusted p-value, and an interval consistent with it: the
+    t-interval at level 1 - alpha * p / p_holm, which excludes zero exactly when Holm rejects at
+    ``alpha``. ``significant`` is that decision.
+    """
+    rows = []
+    for spec in pairs:
+        a, b, where = (*spec, {})[:3]
+        part = df
+        for key, val in where.items():
+            part = part[part[key] == val]
+        diff = paired(part, column, a, b, value, pair)
+        n = len(diff)
+        if n < 2:
+            raise ValueError(f"comparison {a!r} - {b!r} at {where} needs at least two paired seeds, got {n}")
+        mean, se = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(n))
+        p = float(stats.ttest_1samp(diff, 0.0).pvalue) if se > 0 else (0.0 if mean != 0 else 1.0)
+        rows.append({"a": a, "b": b, **where, "mean": mean, "se": se, "n": n, "p": p})
+    out = pd.DataFrame(rows)
+    out["p_holm"] = holm(out["p"])
+    gamma = np.where(out["p_holm"] > 0, alpha * out["p"] / out["p_holm"].where(out["p_holm"] > 0, 1), alpha)
+    half = stats.t.ppf(1 - gamma / 2, out["n"] - 1) * out["se"]
+    out["low"], out["high"] = out["mean"] - half, out["mean"] + half
+    out["significant"] = out["p_holm"] < alpha
+    return out
+
+
+def verdict(row: pd.Series, unit: str = "%") -> str:
+    """A sentence for one comparison row of ``compare``: a direction only where Holm rejects."""
+    a, b = row["a"], row["b"]
+    fmt = (lambda v: f"{v:.1%}") if unit == "%" else (lambda v: f"{v:.3g}")
+    if row["significant"] and row["mean"] > 0:
+        return f"**{a}** beats **{b}** by {fmt(row['mean'])} (Holm-corrected interval {fmt(row['low'])} to {fmt(row['high'])})"
+    if row["significant"]:
+        return f"**{b}** beats **{a}** by {fmt(-row['mean'])} (Holm-corrected interval {fmt(-row['high'])} to {fmt(-row['low'])})"
+    return (f"**{a}** and **{b}** cannot be told apart: {'+' if row['mean'] >= 0 else ''}{fmt(row['mean'])} "
+            f"(Holm-corrected interval {fmt(row['low'])} to {fmt(row['high'])})")
+
+
+def bootstrap_interval(samples: np.ndarray, statistic: Callable[[np.ndarray], float], level: float = 0.95,
+                       resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """The statistic of ``samples`` (rows = independent seeds) and its percentile bootstrap interval,
+    resampling rows with ``scipy.stats.bootstrap``. Returns (estimate, low, high)."""
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim != 2 or len(samples) < 2:
+        raise ValueError(f"samples must be a 2-D array with one row per seed (>= 2 rows), got shape {samples.shape}")
+    rows = np.arange(len(samples))
+    result = stats.bootstrap((rows,), lambda idx: statistic(samples[idx.astype(int)]), vectorized=False,
+                             n_resamples=resamples, confidence_level=level, method="percentile",
+                             random_state=np.random.default_rng(seed))
+    return float(statistic(samples)), float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def size_to_reach(sizes: Sequence[float], accuracy: Sequence[float], target: float) -> float:
+    """The smallest size at which the curve reaches ``target``, interpolated linearly in log(size);
+    inf if it never does within the sizes measured."""
+    sizes = np.asarray(sizes, dtype=float)
+    x, y = np.log(sizes), np.asarray(accuracy, dtype=float)
+    above = np.flatnonzero(y >= target)
+    if not len(above):
+        return float("inf")
+    i = above[0]
+    if i == 0:
+        return float(sizes[0])
+    return float(np.exp(x[i - 1] + (target - y[i - 1]) * (x[i] - x[i - 1]) / (y[i] - y[i - 1])))
+
+
+def expected_max(scores: Sequence[float], trials: int | None = None) -> np.ndarray:
+    """Expected best validation score after n = 1..N random hyperparameter trials (Dodge et al. 2019).
+
+    scores: the validation score of each of the N settings of a grid. A budget of n trials draws n
+    settings uniformly with replacement, so with sorted scores v_(1) <= ... <= v_(N),
+    E[max_n] = sum_i v_(i) ((i / N)^n - ((i - 1) / N)^n). Returns E[max_n] for n = 1..trials (default N).
+    """
+    v = np.sort(np.asarray(scores, dtype=float))
+    big_n = len(v)
+    if not big_n or np.isnan(v).any():
+        raise ValueError(f"scores must be a non-empty sequence of numbers, got {scores!r}")
+    i = np.arange(1, big_n + 1)
+    n = np.arange(1, (trials or big_n) + 1)[:, None]
+    weights = (i / big_n) ** n - ((i - 1) / big_n) ** n
+    return weights @ v
+
+
+def ordered(labels: Sequence, order: Sequence) -> list:
+    """``labels`` in the order of ``order`` (the order the data were defined in), others after."""
+    known = [o for o in order if o in set(labels)]
+    return known + [label for label in labels if label not in set(known)]
+
+
+def curves(summary: pd.DataFrame, x: str, hue: str, ax=None, bayes: float | None = None, logx: bool = False,
+           xlabel: str | None = None, ylabel: str = "test accuracy", order: Sequence | None = None,
+           bayes_label: str = "Bayes optimum"):
+    """One line per ``hue`` with its interval band (Student-t over seeds); a dashed line at the
+    Bayes-optimal accuracy. ``summary``: ``summarize`` output indexed by (hue, x). Legend entries
+    follow ``order`` (default: the order of the data)."""
+    import matplotlib.pyplot as plt
+
     ax = ax or plt.subplots(figsize=(7, 4.2))[1]
-    for key, part in summary.groupby(hue, sort=False):
-        part = part.sort_values(x)
-        line, = ax.plot(part[x], part["mean"], marker="o", ms=3, label=(labels or {}).get(key, key))
+    data = summary.reset_index()
+    keys = ordered(list(dict.fromkeys(data[hue])), order or [])
+    for key in keys:
+        part = data[data[hue] == key].sort_values(x)
+        line, = ax.plot(part[x], part["mean"], marker="o", ms=3, label=str(key))
         ax.fill_between(part[x], part["low"], part["high"], color=line.get_color(), alpha=0.2, lw=0)
     if bayes is not None:
-        ax.axhline(bayes, color="k", ls="--", lw=1, label=f"Bayes optimum ({bayes:.2%})")
+        ax.axhline(bayes, color="k", ls="--", lw=1, label=f"{bayes_label} ({bayes:.2%})")
     if logx:
         ax.set_xscale("log")
-    ax.set_xlabel(x.replace("_", " "))
+    ax.set_xlabel(xlabel or x.replace("_", " "))
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return ax
+
+
+def differences(table: pd.DataFrame, ax=None, xlabel: str = "paired difference in test accuracy",
+                percent: bool = True):
+    """Paired differences with their Holm-corrected intervals, one row per comparison.
+
+    table: ``compare`` output with a ``label`` column naming each comparison. Filled markers are
+    significant after correction; the line at zero is no difference.
+    """
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(7, 0.45 * len(table) + 1.2))[1]
+    scale = 100 if percent else 1
+    y = np.arange(len(table))[::-1]
+    for yi, (_, row) in zip(y, table.iterrows()):
+        color = "C0" if row["significant"] else "0.5"
+        ax.errorbar(row["mean"] * scale, yi, xerr=[[(row["mean"] - row["low"]) * scale], [(row["high"] - row["mean"]) * scale]],
+                    fmt="o" if row["significant"] else "o", mfc=color if row["significant"] else "white",
+                    color=color, capsize=3)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(y, table["label"], fontsize=8)
+    ax.set_xlabel(xlabel + (" (percentage points)" if percent else ""))
+    ax.grid(alpha=0.3, axis="x")
     return ax
