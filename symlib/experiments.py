@@ -601,15 +601,19 @@ def _train_missing(missing, paths, loaded, n_jobs, client, scheduler, max_member
             own_client.close()
 
 
-def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"), by: str = "val_loss") -> pd.DataFrame:
+def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"), by: str = "val_loss",
+           across: Sequence[str] = ()) -> pd.DataFrame:
     """The best tuned setting of every run group, chosen on validation data only.
 
     histories: sweep output. Each run contributes its checkpoint row (``selected``); diverged runs
-    have none and are never chosen. Runs are grouped by every config column except ``tuned`` (so
-    each approach, training-set size and seed is its own group) and, within a group, the run with
-    the lowest ``val_loss`` (or highest ``val_accuracy``) wins; ties go to the first in grid order.
-    Returns one row per group: the group's columns, the chosen values of ``tuned``, the validation
-    score, the test metrics, and ``trials`` (how many settings were compared).
+    have none and are never chosen. Runs are grouped by every config column except ``tuned`` and
+    ``across``; within a group, the setting with the lowest ``val_loss`` (or highest
+    ``val_accuracy``) wins, its score averaged over ``across`` (e.g. ``across=("seed",)`` picks
+    one setting per approach and size from the mean validation score of its seeds, then reports
+    every seed at it); ties go to the first in grid order. A setting that diverged for some seed
+    of ``across`` is not eligible. Returns one row per group and value of ``across``: the group's
+    columns, the chosen values of ``tuned``, the validation score, the test metrics, and
+    ``trials`` (how many settings were compared).
     """
     if not isinstance(histories, pd.DataFrame):
         raise TypeError(f"histories must be a DataFrame (sweep output), got {type(histories).__name__}")
@@ -634,10 +638,25 @@ def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"
                          f"run, got {int(chosen[by].isna().sum())} without (give val_fraction or val_size)")
     labels = [c for c in histories.columns if c not in fields and c not in HISTORY_COLUMNS
               and c not in ("member", "epoch", "lr", "weight_decay", "train_size")]
-    group = [c for c in fields + labels if c in chosen.columns and c not in tuned and c not in ("steps", "eval_every")]
+    if isinstance(across, (str, bytes)) or not isinstance(across, Sequence) or \
+            any(a not in histories.columns or a in tuned for a in across):
+        raise ValueError(f"across must be a sequence of history columns not in tuned, got {across!r}")
+    across = list(across)
+    group = [c for c in fields + labels if c in chosen.columns and c not in tuned and c not in across
+             and c not in ("steps", "eval_every")]
     order = chosen.reset_index(drop=True)
+    # String keys: groupby and isin on None/NaN-valued config columns stay exact.
+    order["_group"] = order[group].astype(str).agg("|".join, axis=1)
+    order["_setting"] = order["_group"] + "||" + order[tuned].astype(str).agg("|".join, axis=1)
     order["_score"] = order[by] if by == "val_loss" else -order[by]
-    grouped = order.groupby(group, sort=False, dropna=False)
-    best = grouped["_score"].idxmin()
-    out = order.loc[best.to_numpy()].assign(trials=grouped.size().to_numpy())
+    runs_per_setting = order.groupby("_setting", sort=False).size()
+    complete = runs_per_setting[runs_per_setting == runs_per_setting.groupby(
+        runs_per_setting.index.str.split("||", regex=False).str[0]).transform("max")].index
+    settings = order[order["_setting"].isin(complete)].groupby("_setting", sort=False).agg(
+        score=("_score", "mean"), group=("_group", "first"))
+    best = settings.groupby("group", sort=False)["score"].idxmin()
+    trials = settings.groupby("group", sort=False).size()
+    out = order[order["_setting"].isin(best.to_numpy())].copy()
+    out["trials"] = out["_group"].map(trials)
+    out = out.drop(columns=["_group", "_setting"])
     return out.drop(columns="_score").reset_index(drop=True)

@@ -118,6 +118,14 @@ def test_select_picks_lowest_validation_loss(tmp_path):
         assert row.val_loss == mine.val_loss.min() and row.lr == mine.loc[mine.val_loss.idxmin(), "lr"]
     assert ex.select(histories, by="val_accuracy").val_accuracy.tolist() == \
         checkpoints.groupby("seed").val_accuracy.max().tolist()
+    # One setting for all seeds, from the mean validation loss over seeds; every seed reported at it.
+    pooled = ex.select(histories, across=("seed",))
+    best_lr = checkpoints.groupby("lr").val_loss.mean().idxmin()
+    assert sorted(pooled.seed) == [0, 1] and (pooled.lr == best_lr).all() and (pooled.trials == 3).all()
+    # A setting that diverged for one seed is not eligible.
+    broken = histories.copy()
+    broken.loc[(broken.lr == best_lr) & (broken.seed == 1), "selected"] = False
+    assert best_lr not in ex.select(broken, across=("seed",)).lr.tolist()
 
 
 def test_cache_hit_does_not_retrain(tmp_path, monkeypatch):
