@@ -316,8 +316,12 @@ class GroupEquivariantLinear(_SetLayer):
                 raise ValueError(f"{name} must be 0, 1 or 2, got {value!r}")
         self.group, self.in_order, self.out_order = group, in_order, out_order
         self.n = group.n
-        ids, self.num_orbits = tuple_orbits(group, out_order + in_order)
-        bias_ids, self.num_bias_orbits = tuple_orbits(group, out_order)
+        try:
+            ids, self.num_orbits = tuple_orbits(group, out_order + in_order)
+            bias_ids, self.num_bias_orbits = tuple_orbits(group, out_order)
+        except ValueError as exc:  # too many index tuples: name the layer's own arguments
+            raise ValueError(f"in_order + out_order must be small enough to enumerate the index tuples of "
+                             f"{group.name}, got in_order={in_order}, out_order={out_order} ({exc})") from None
         device = self._factory["device"]
         self.register_buffer("orbit_ids", ids.reshape(self.n ** out_order, self.n ** in_order).to(device),
                              persistent=False)

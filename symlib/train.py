@@ -432,7 +432,7 @@ class _Fit:
         self.device, self.dtype = _model_place(model)
         self.params = [p for p in model.parameters() if p.requires_grad]
         if not self.params:
-            raise ValueError("model has no trainable parameters")
+            raise ValueError(f"model must have trainable parameters, got none in {type(model).__name__}")
         reseed(model, seeds)
         self.stream = _Stream(task, seeds, batch_size, sizes, val_counts, self.device, self.dtype)
         x_test, y_test = task.sample(test_size, generator=torch.Generator().manual_seed(test_seed))
@@ -570,6 +570,9 @@ def activation_scales(model: nn.Module, x: torch.Tensor) -> pd.DataFrame:
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if next(model.children(), None) is None:
+        raise ValueError(f"model must have submodules (e.g. an nn.Sequential of layers) to report on, got "
+                         f"{type(model).__name__} with none")
     rows, hooks = [], []
     for i, (name, module) in enumerate(model.named_children()):
         hooks.append(module.register_forward_hook(

@@ -32,6 +32,8 @@ CASES = [
     # fit: model, task
     case("fit-model-function", lambda: fit(model=lambda x: x), TypeError, "model", "function"),
     case("fit-model-none", lambda: fit(model=None), TypeError, "model", "NoneType"),
+    case("fit-model-frozen", lambda: fit(model=models.deepsets(3, width=2).requires_grad_(False)), ValueError,
+         "model", "none"),
     case("fit-task-object", lambda: fit(task=object()), TypeError, "task", "object"),
     case("fit-task-string", lambda: fit(task="gaussian_variance"), TypeError, "task", "str"),
     # steps, batch_size, test_size, eval_batch_size, eval_every, num_threads
@@ -159,6 +161,8 @@ CASES = [
     # activation_scales: model, x
     case("scales-model-string", lambda: train.activation_scales("model", X), TypeError, "model", "str"),
     case("scales-x-list", lambda: train.activation_scales(SOLO, X.tolist()), TypeError, "x", "list"),
+    case("scales-model-without-submodules", lambda: train.activation_scales(SOLO[0], X), ValueError, "model",
+         "PermEquivariantLinear"),
     case("scales-x-two-dims", lambda: train.activation_scales(SOLO, torch.zeros(4, 3)), ValueError, "x",
          r"\(4, 3\)"),
     case("scales-x-float64", lambda: train.activation_scales(SOLO, X.double()), TypeError, "x", r"torch\.float64"),
