@@ -48,7 +48,7 @@ from .layers import INITS, REDUCTIONS, ensemble_size
 from .rng import check_seed
 
 __all__ = ["Config", "grid", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
-           "pack_capacity", "cache_key", "cache_path", "numeric_source_hash", "symlib_source_hash", "TASKS", "SCHEMA",
+           "pack_capacity", "cache_key", "cache_path", "model_path", "load_model", "numeric_source_hash", "symlib_source_hash", "TASKS", "SCHEMA",
            "HISTORY_COLUMNS", "NUMERIC_MODULES", "PER_MEMBER_FIELDS"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -327,11 +327,28 @@ def build_model(configs: Config | Sequence[Config]) -> torch.nn.Module:
     return model
 
 
-def run_pack(configs: Sequence[Config], num_threads: int | None = None, progress: bool | None = None) -> list[pd.DataFrame]:
+def _member_state(ensemble: torch.nn.Module, solo: torch.nn.Module, e: int) -> dict:
+    """Member e's part of an ensemble's state_dict, shaped like ``solo``'s (parameters (E, ...) -> (...),
+    a random wrapper's keys (E, 2) -> (1, 2), shared scalars as they are)."""
+    mine = {}
+    for name, value in ensemble.state_dict().items():
+        shape = solo.state_dict()[name].shape
+        if value.ndim and shape == value.shape[1:]:
+            mine[name] = value[e].clone()
+        elif shape[:1] == (1,) and shape[1:] == value.shape[1:]:
+            mine[name] = value[e:e + 1].clone()
+        else:
+            mine[name] = value.clone()
+    return mine
+
+
+def run_pack(configs: Sequence[Config], num_threads: int | None = None, progress: bool | None = None,
+             states: bool = False) -> list[pd.DataFrame] | tuple[list[pd.DataFrame], list[dict]]:
     """Train runs that share ``pack_key`` as one ensemble; return one history per run, in order.
 
     Each history carries the run's config fields as columns, its parameter count (per member) and
-    the task's Bayes accuracy.
+    the task's Bayes accuracy. With ``states=True`` also return each run's checkpoint as the
+    state_dict of its solo model (``build_model(config)``).
     """
     configs = _check_configs(configs)
     first = configs[0]
@@ -353,7 +370,11 @@ def run_pack(configs: Sequence[Config], num_threads: int | None = None, progress
         fields = pd.DataFrame([config.fields()] * len(part), index=part.index)
         out.append(pd.concat([fields, part.assign(member=e, parameters=parameters, bayes_accuracy=bayes)], axis=1)
                    .reset_index(drop=True))
-    return out
+    if not states:
+        return out
+    if len(configs) == 1:
+        return out, [{k: v.clone() for k, v in model.state_dict().items()}]
+    return out, [_member_state(model, build_model(c), e) for e, c in enumerate(configs)]
 
 
 def run(config: Config, num_threads: int | None = None, progress: bool | None = None) -> pd.DataFrame:
@@ -404,6 +425,23 @@ def cache_key(config: Config) -> str:
 
 def cache_path(config: Config, cache_dir: str | os.PathLike) -> Path:
     return Path(cache_dir) / f"{cache_key(config)}.pkl"
+
+
+def model_path(config: Config, cache_dir: str | os.PathLike) -> Path:
+    """Where ``sweep(..., keep_models=True)`` keeps the run's checkpoint (a solo state_dict)."""
+    return cache_path(config, cache_dir).with_suffix(".model.pt")
+
+
+def load_model(config: Config, cache_dir: str | os.PathLike) -> torch.nn.Module:
+    """The run's model at its kept checkpoint, in eval mode (``sweep(..., keep_models=True)`` first)."""
+    _check_config(config)
+    path = model_path(config, cache_dir)
+    if not path.exists():
+        raise ValueError(f"no checkpoint of this run in cache_dir={str(cache_dir)!r}; run "
+                         "sweep([config], cache_dir, keep_models=True) first")
+    model = build_model(config)
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval()
 
 
 def _load(path: Path, config: Config) -> pd.DataFrame | None:
@@ -489,10 +527,10 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="symlib-parent-watchdog").start()
 
 
-def _run_pack_job(configs: list[Config], parent: int | None) -> list[pd.DataFrame]:
+def _run_pack_job(configs: list[Config], parent: int | None, states: bool = False):
     if parent is not None:
         _exit_with_parent(parent)
-    return run_pack(configs, num_threads=1, progress=False)
+    return run_pack(configs, num_threads=1, progress=False, states=states)
 
 
 def _labels(configs) -> tuple[list[Config], list | None]:
@@ -505,7 +543,7 @@ def _labels(configs) -> tuple[list[Config], list | None]:
 
 def sweep(configs: Sequence[Config] | Mapping, cache_dir: str | os.PathLike, n_jobs: int = -1, client=None,
           scheduler: str | None = None, names: Sequence[str] | None = None, max_members: int = 128,
-          progress: bool | None = None) -> pd.DataFrame:
+          progress: bool | None = None, keep_models: bool = False) -> pd.DataFrame:
     """Every run's history, concatenated (cached runs are read, the missing ones trained in packs).
 
     configs: a list of Configs, or a dict {key: Config}. String keys become a "label" column; tuple
@@ -515,6 +553,9 @@ def sweep(configs: Sequence[Config] | Mapping, cache_dir: str | os.PathLike, n_j
       (default: the ``SYMLIB_SCHEDULER`` environment variable); the packs then run on that cluster
       and come back to this process, which writes the cache (the workers need no access to it).
     max_members: the largest ensemble a pack may form.
+    keep_models: also keep each run's checkpoint (``model_path``), for ``load_model``; a run whose
+      history is cached but whose checkpoint is not is trained again (identically: runs are
+      deterministic).
 
     Each finished pack is cached at once, so an interrupted sweep resumes with the missing runs
     only. Killed or interrupted, a local sweep leaves no worker process behind.
@@ -540,10 +581,12 @@ def sweep(configs: Sequence[Config] | Mapping, cache_dir: str | os.PathLike, n_j
     columns = _key_columns(keys, names)
     cache_dir = require_writable(cache_dir, "cache_dir")
     paths = {c: cache_path(c, cache_dir) for c in dict.fromkeys(configs)}
+    if not isinstance(keep_models, bool):
+        raise TypeError(f"keep_models must be a bool, got {keep_models!r}")
     loaded = {c: _load(path, c) for c, path in paths.items()}
-    missing = [c for c, history in loaded.items() if history is None]
+    missing = [c for c, history in loaded.items() if history is None or (keep_models and not model_path(c, cache_dir).exists())]
     if missing:
-        _train_missing(missing, paths, loaded, n_jobs, client, scheduler, max_members, progress)
+        _train_missing(missing, paths, loaded, n_jobs, client, scheduler, max_members, progress, keep_models)
     histories = [loaded[c] for c in configs]
     if columns is not None:
         histories = [h.assign(**dict(zip(columns, key if isinstance(key, tuple) else (key,))))
@@ -566,7 +609,7 @@ def _key_columns(keys: list | None, names: Sequence[str] | None) -> list[str] | 
     return [names[0] if names else "label"]
 
 
-def _train_missing(missing, paths, loaded, n_jobs, client, scheduler, max_members, progress) -> None:
+def _train_missing(missing, paths, loaded, n_jobs, client, scheduler, max_members, progress, keep_models) -> None:
     import joblib  # book-side dependencies: imported only when something must be trained
 
     workers = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
@@ -587,13 +630,18 @@ def _train_missing(missing, paths, loaded, n_jobs, client, scheduler, max_member
             # and the notice would otherwise land in every chapter's output.
             warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given", category=UserWarning)
             jobs = joblib.Parallel(n_jobs=1 if len(packs) == 1 and client is None else n_jobs,
-                                   return_as="generator")(joblib.delayed(_run_pack_job)(p, parent) for p in packs)
+                                   return_as="generator")(joblib.delayed(_run_pack_job)(p, parent, keep_models)
+                                                          for p in packs)
             if progress:
                 from tqdm.auto import tqdm
 
                 jobs = tqdm(jobs, total=len(packs), desc=f"sweep ({len(missing)} runs in {len(packs)} packs)")
-            for configs, histories in zip(packs, jobs):
-                for config, history in zip(configs, histories):
+            for configs, result in zip(packs, jobs):
+                histories, states = result if keep_models else (result, [None] * len(configs))
+                for config, history, state in zip(configs, histories, states):
+                    if state is not None:  # the checkpoint first: a history without it is retrained
+                        path = paths[config].with_suffix(".model.pt")
+                        atomic_write(path, lambda tmp, state=state: torch.save(state, tmp))
                     _store(paths[config], config, history)
                     loaded[config] = history
     finally:

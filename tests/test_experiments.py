@@ -266,3 +266,21 @@ def test_killed_sweep_leaves_no_process(tmp_path, sig):
     assert not [w for w in workers if alive(w)], "child processes outlived the killed sweep"
     assert not list(tmp_path.glob("*.pkl")), "nothing half-done may be cached"
     assert not list(tmp_path.glob(".*.tmp*")), "no temporary file may be left behind"
+
+
+def test_kept_models_are_the_selected_checkpoints(tmp_path):
+    from symlib import train
+
+    configs = ex.grid(TINY.replace(approach="sampled", samples=2, steps=40), seed=[0, 1])
+    histories = ex.sweep(configs, tmp_path, keep_models=True)
+    for config in configs:
+        model = ex.load_model(config, tmp_path)
+        x, y = ex.make_task(config).sample(config.test_size, generator=__import__("torch").Generator().manual_seed(
+            train.TEST_SEED))
+        from symlib import symmetrize
+        symmetrize.rewind(model, 2)  # the test stream fit evaluates with
+        scored = train.evaluate(model, x, y)
+        row = histories[(histories.seed == config.seed) & histories.selected]
+        assert scored.accuracy.item() == pytest.approx(row.test_accuracy.item(), abs=1e-9)
+    with pytest.raises(ValueError, match="no checkpoint of this run"):
+        ex.load_model(TINY.replace(seed=7), tmp_path)
