@@ -13,7 +13,7 @@ import torch
 
 from .groups import PermutationGroup, act
 
-__all__ = ["equivariance_error", "check_equivariance"]
+__all__ = ["equivariance_error", "check_equivariance", "sampled_invariance", "path_jumps"]
 
 
 def _check_order(name: str, value) -> int:
@@ -67,3 +67,56 @@ def check_equivariance(f: Callable[[torch.Tensor], torch.Tensor], group: Permuta
         raise AssertionError(f"not {kind} under {group.name}: error {worst:.3e} > atol={atol:.1e} "
                              f"(per generator: {[f'{e:.1e}' for e in errors.tolist()]})")
     return worst
+
+
+@torch.no_grad()
+def sampled_invariance(f: Callable[[torch.Tensor], torch.Tensor], group: PermutationGroup, x: torch.Tensor,
+                       samples: int = 16, generator: torch.Generator | None = None) -> dict:
+    """How far a model that is not invariant by construction (e.g. trained with augmentation) is
+    from invariant, over random group elements.
+
+    x: (batch, n, channels); f maps it to one logit per set. For each set, ``samples`` uniform
+    elements g: the output changes |f(gx) - f(x)|, relative to the spread (standard deviation) of
+    f(x) over the batch, and how often the predicted class (logit > 0) flips. Returns a dict with
+    ``relative_change`` (mean), ``relative_change_max``, ``flip_rate`` and ``output_std``.
+    """
+    if not isinstance(group, PermutationGroup):
+        raise TypeError(f"group must be a PermutationGroup, got {type(group).__name__}")
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[1] != group.n:
+        raise ValueError(f"x must be a tensor of shape (batch, {group.n}, channels), got {getattr(x, 'shape', x)}")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    base = f(x).reshape(len(x))
+    perms = group.sample(len(x) * samples, generator=generator).view(len(x), samples, group.n)
+    moved = torch.stack([f(act(x, perms[:, k])).reshape(len(x)) for k in range(samples)], dim=1)
+    spread = base.std().clamp_min(torch.finfo(base.dtype).tiny)
+    change = (moved - base[:, None]).abs() / spread
+    flips = ((moved > 0) != (base[:, None] > 0)).float()
+    return {"relative_change": change.mean().item(), "relative_change_max": change.max().item(),
+            "flip_rate": flips.mean().item(), "output_std": spread.item()}
+
+
+@torch.no_grad()
+def path_jumps(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, element: int, partner: int,
+               ts: torch.Tensor) -> torch.Tensor:
+    """Largest change of f between neighbouring points of a path on which two elements' first
+    coordinates cross: element ``element``'s first coordinate is set to partner's plus t, t in ``ts``.
+
+    x: (sets, n, channels) -> (sets,): for each set, max_k |f(x_{t_{k+1}}) - f(x_{t_k})|. For a
+    continuous f this shrinks with the step of ``ts``; a canonicalization that reorders the two
+    elements at t = 0 shows a jump of the size of the network's response to the reordering.
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 3:
+        raise ValueError(f"x must be a tensor of shape (sets, n, channels), got {getattr(x, 'shape', x)}")
+    if not isinstance(ts, torch.Tensor) or ts.ndim != 1 or len(ts) < 2:
+        raise ValueError(f"ts must be a 1-D tensor of at least two path points, got {getattr(ts, 'shape', ts)}")
+    for name, value in (("element", element), ("partner", partner)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < x.shape[1]:
+            raise ValueError(f"{name} must be an element index in [0, {x.shape[1]}), got {value!r}")
+    if element == partner:
+        raise ValueError(f"element and partner must differ, got {element} twice")
+    sets, points = len(x), len(ts)
+    path = x.unsqueeze(1).repeat(1, points, 1, 1)  # (sets, points, n, c)
+    path[:, :, element, 0] = x[:, partner, 0, None] + ts.to(x)
+    out = f(path.reshape(sets * points, *x.shape[1:])).reshape(sets, points)
+    return (out[:, 1:] - out[:, :-1]).abs().max(dim=1).values

@@ -27,7 +27,8 @@ from typing import Any
 
 from .files import _check_path, atomic_write
 
-__all__ = ["require", "save_table", "glue", "versions", "load_records", "MANIFEST_ENV", "RECORD_KEY"]
+__all__ = ["require", "save_table", "glue", "save_checklist", "load_checklists", "versions", "load_records",
+           "MANIFEST_ENV", "RECORD_KEY"]
 
 MANIFEST_ENV = "SYMLIB_TABLES_MANIFEST"
 RECORD_KEY = "symlib"  # nb.metadata[RECORD_KEY] holds a chapter's provenance record
@@ -143,18 +144,61 @@ def glue(name: str, value: Any) -> None:
 
     Numbers (Python or numpy, 0-d arrays included) are glued as plain Python ints/floats, so a
     ``{glue:text}`\\`name:.2%\\``` reference formats them and the page never shows ``np.float64(...)``.
-    Strings and IPython display objects (``Markdown``) are glued as they are.
+    Strings and IPython display objects (``Markdown``) are glued as they are. A matplotlib figure
+    is glued (for a numbered ``{glue:figure}`` with a caption) and closed, so it is drawn once,
+    where the text places it.
     """
     from IPython.display import DisplayObject
     from myst_nb import glue as myst_glue
 
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if type(value).__name__ == "Figure" and hasattr(value, "savefig"):
+        import matplotlib.pyplot as plt
+
+        myst_glue(name, value, display=False)
+        plt.close(value)
+        return
     plain = _plain(value)
     if not isinstance(plain, (bool, int, float, str, DisplayObject)):
-        raise TypeError(f"value of glue {name!r} must be a number, a str or an IPython display object "
-                        f"(e.g. Markdown), got {type(value).__name__}")
+        raise TypeError(f"value of glue {name!r} must be a number, a str, a matplotlib figure or an IPython "
+                        f"display object (e.g. Markdown), got {type(value).__name__}")
     myst_glue(name, plain, display=False)
+
+
+def save_checklist(checklist: dict, path: str | os.PathLike) -> Path:
+    """Save a chapter's reproducibility checklist (a JSON-serializable dict) atomically; return the path.
+
+    The Reproducibility page collects them (``load_checklists``): runs, grid and budget, selection
+    method, selected settings with their validation and test scores, parameter counts, seeds.
+    """
+    if not isinstance(checklist, dict):
+        raise TypeError(f"checklist must be a dict, got {type(checklist).__name__}")
+    path = _check_path("path", path)
+    if path.suffix != ".json":
+        raise ValueError(f"path must end in .json, got {str(path)!r}")
+    text = json.dumps(checklist, indent=2, default=_plain_json)
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def _plain_json(value: Any) -> Any:
+    plain = _plain(value)
+    if plain is not value:
+        return plain
+    if hasattr(value, "to_dict"):  # a DataFrame: its rows
+        return value.to_dict(orient="records")
+    return str(value)
+
+
+def load_checklists(folder: str | os.PathLike, chapters: Iterable[str]) -> dict[str, dict]:
+    """The checklists ``save_checklist`` wrote as ``folder/CHAPTER_checklist.json``, by chapter."""
+    folder = _check_path("folder", folder)
+    out = {}
+    for name in chapters:
+        path = folder / f"{name}_checklist.json"
+        if path.exists():
+            out[name] = json.loads(path.read_text(encoding="utf-8"))
+    return out
 
 
 def _git(*args: str) -> str | None:

@@ -44,6 +44,7 @@ __all__ = [
     "SampledGroupAverage",
     "Augment",
     "canonical_order",
+    "seam_distance",
     "reseed",
     "rewind",
 ]
@@ -123,6 +124,19 @@ def canonical_order(x: torch.Tensor) -> torch.Tensor:
         key = torch.gather(x[:, :, c], 1, order)
         order = torch.gather(order, 1, torch.argsort(key, dim=1, stable=True))
     return order
+
+
+def seam_distance(x: torch.Tensor) -> torch.Tensor:
+    """How far each set is from a seam of the lexicographic canonicalization: the smallest gap
+    between two of its elements' first coordinates (the sort key that decides the order unless it
+    ties). At a seam two elements swap places in the sorted set, so a network behind
+    ``Canonicalize`` sees its input jump. x: (batch, n, channels) -> (batch,); inf for n = 1.
+    """
+    _check_set_input(x)
+    keys = torch.sort(x[:, :, 0], dim=1).values
+    if x.shape[1] < 2:
+        return torch.full((x.shape[0],), float("inf"), dtype=x.dtype, device=x.device)
+    return (keys[:, 1:] - keys[:, :-1]).min(dim=1).values
 
 
 class Canonicalize(nn.Module):

@@ -125,3 +125,31 @@ def test_load_records_reads_the_executed_chapters(tmp_path):
     assert list(records) == ["tiny"] and records["tiny"]["parameters"] == {"lr": 0.1}
     with pytest.raises(ValueError, match="folder must be an existing folder of executed chapters, got '.*nowhere'"):
         provenance.load_records(tmp_path / "nowhere", ["tiny"])
+
+
+def test_checklists_round_trip(tmp_path):
+    import pandas as pd
+
+    from symlib import provenance
+
+    table = pd.DataFrame({"approach": ["a", "b"], "lr": [1e-3, 3e-3]})
+    provenance.save_checklist({"runs": 12, "selected": table, "grid": {"lr": [1e-3, 3e-3]}}, tmp_path / "x_checklist.json")
+    loaded = provenance.load_checklists(tmp_path, ["x", "y"])
+    assert list(loaded) == ["x"] and loaded["x"]["runs"] == 12 and loaded["x"]["selected"][1]["lr"] == 3e-3
+    with pytest.raises(ValueError, match=r"path must end in .json"):
+        provenance.save_checklist({}, tmp_path / "x.txt")
+
+
+def test_glue_draws_a_figure_once(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from symlib import provenance
+
+    glued = []
+    monkeypatch.setattr("myst_nb.glue", lambda name, value, display: glued.append((name, value, display)))
+    fig = plt.figure()
+    provenance.glue("fig", fig)
+    assert glued == [("fig", fig, False)] and not plt.fignum_exists(fig.number)

@@ -155,3 +155,30 @@ def test_wrappers_reject_bad_arguments():
         symmetrize.GroupAverage(torch.nn.Identity(), groups.cyclic(4), chunk_size=0)
     with pytest.raises(ValueError, match="group acts on n=4"):
         symmetrize.GroupAverage(models.dense(5, 2), groups.cyclic(4))(torch.randn(2, 5, 2))
+
+
+def test_seam_distance_is_the_smallest_gap_of_first_coordinates():
+    x = torch.tensor([[[0.0, 9.0], [0.5, 1.0], [0.2, 3.0]], [[1.0, 0.0], [1.0, 5.0], [4.0, 4.0]]])
+    torch.testing.assert_close(symmetrize.seam_distance(x), torch.tensor([0.2, 0.0]))
+    assert symmetrize.seam_distance(torch.zeros(2, 1, 3)).isinf().all()
+
+
+def test_path_jumps_separate_canonicalization_from_continuous_models():
+    from symlib.check import path_jumps
+
+    x = rand64(6, 5, 2)
+    ts = torch.linspace(-1e-4, 1e-4, 21, dtype=torch.float64)
+    smooth = path_jumps(models.deepsets(2, 8).double(), x, 1, 0, ts)
+    jumpy = path_jumps(symmetrize.Canonicalize(dense(5, 2)), x, 1, 0, ts)
+    assert (smooth < 1e-4).all() and jumpy.median() > 100 * smooth.max()
+
+
+def test_sampled_invariance_of_exact_and_unconstrained_models():
+    from symlib.check import sampled_invariance
+
+    x = rand64(64, 5, 2)
+    exact = sampled_invariance(symmetrize.GroupAverage(dense(5, 2), groups.symmetric(5)), groups.symmetric(5), x,
+                               samples=4, generator=torch.Generator().manual_seed(0))
+    assert exact["relative_change_max"] < 1e-10 and exact["flip_rate"] == 0.0
+    loose = sampled_invariance(dense(5, 2), groups.symmetric(5), x, samples=4, generator=torch.Generator().manual_seed(0))
+    assert loose["relative_change"] > 0.05 and loose["flip_rate"] > 0.0
