@@ -534,8 +534,14 @@ def _run_pack_job(configs: list[Config], parent: int | None, states: bool = Fals
 
 
 def _labels(configs) -> tuple[list[Config], list | None]:
+    """Flatten ``configs`` to a list, with the key of each Config (a dict value may be a list of them)."""
     if isinstance(configs, Mapping):
-        return list(configs.values()), list(configs)
+        flat, keys = [], []
+        for key, value in configs.items():
+            group = list(value) if isinstance(value, (list, tuple)) else [value]
+            flat += group
+            keys += [key] * len(group)
+        return flat, keys
     if isinstance(configs, (str, bytes)) or not isinstance(configs, Sequence):
         raise TypeError(f"configs must be a list of Config or a dict {{key: Config}}, got {type(configs).__name__}")
     return list(configs), None
@@ -546,8 +552,9 @@ def sweep(configs: Sequence[Config] | Mapping, cache_dir: str | os.PathLike, n_j
           progress: bool | None = None, keep_models: bool = False) -> pd.DataFrame:
     """Every run's history, concatenated (cached runs are read, the missing ones trained in packs).
 
-    configs: a list of Configs, or a dict {key: Config}. String keys become a "label" column; tuple
-      keys become one column each, named by ``names`` (e.g. ``names=("model", "size")``).
+    configs: a list of Configs, or a dict {key: Config or list of Configs}. String keys become a
+      "label" column (or ``names[0]``); tuple keys become one column each, named by ``names``
+      (e.g. ``names=("model", "size")``).
     n_jobs: local joblib workers (-1: one per core), each with one torch thread.
     client / scheduler: a ``dask.distributed.Client``, or the address of a running scheduler
       (default: the ``SYMLIB_SCHEDULER`` environment variable); the packs then run on that cluster
@@ -686,8 +693,10 @@ def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"
                          f"run, got {int(chosen[by].isna().sum())} without (give val_fraction or val_size)")
     labels = [c for c in histories.columns if c not in fields and c not in HISTORY_COLUMNS
               and c not in ("member", "epoch", "lr", "weight_decay", "train_size")]
-    if isinstance(across, (str, bytes)) or not isinstance(across, Sequence) or \
-            any(a not in histories.columns or a in tuned for a in across):
+    if isinstance(across, (str, bytes)) or not isinstance(across, Sequence):
+        raise TypeError(f"across must be a sequence of history columns not in tuned, got {across!r} "
+                        f"({type(across).__name__})")
+    if any(a not in histories.columns or a in tuned for a in across):
         raise ValueError(f"across must be a sequence of history columns not in tuned, got {across!r}")
     across = list(across)
     group = [c for c in fields + labels if c in chosen.columns and c not in tuned and c not in across
