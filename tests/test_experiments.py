@@ -284,3 +284,9 @@ def test_kept_models_are_the_selected_checkpoints(tmp_path):
         assert scored.accuracy.item() == pytest.approx(row.test_accuracy.item(), abs=1e-9)
     with pytest.raises(ValueError, match="no checkpoint of this run"):
         ex.load_model(TINY.replace(seed=7), tmp_path)
+
+
+def test_sweep_labels_lists_of_configs(tmp_path):
+    out = ex.sweep({"DeepSets": ex.grid(TINY, seed=[0, 1]), "dense": [TINY.replace(approach="dense")]}, tmp_path,
+                   n_jobs=1, names=("model",))
+    assert out.groupby("model").seed.nunique().to_dict() == {"DeepSets": 2, "dense": 1}
