@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 
 from . import data, models, train
-from .files import atomic_write, require_writable
+from .files import _check_path, atomic_write, require_writable
 from .layers import INITS, REDUCTIONS, ensemble_size
 from .rng import check_seed
 
@@ -424,7 +424,7 @@ def cache_key(config: Config) -> str:
 
 
 def cache_path(config: Config, cache_dir: str | os.PathLike) -> Path:
-    return Path(cache_dir) / f"{cache_key(config)}.pkl"
+    return _check_path("cache_dir", cache_dir) / f"{cache_key(config)}.pkl"
 
 
 def model_path(config: Config, cache_dir: str | os.PathLike) -> Path:
@@ -437,8 +437,8 @@ def load_model(config: Config, cache_dir: str | os.PathLike) -> torch.nn.Module:
     _check_config(config)
     path = model_path(config, cache_dir)
     if not path.exists():
-        raise ValueError(f"no checkpoint of this run in cache_dir={str(cache_dir)!r}; run "
-                         "sweep([config], cache_dir, keep_models=True) first")
+        raise ValueError(f"no checkpoint of this run in cache_dir={str(cache_dir)!r}: cache_dir must hold one, got "
+                         "none; run sweep([config], cache_dir, keep_models=True) first")
     model = build_model(config)
     model.load_state_dict(torch.load(path, weights_only=True))
     return model.eval()
@@ -585,11 +585,11 @@ def sweep(configs: Sequence[Config] | Mapping, cache_dir: str | os.PathLike, n_j
     if names is not None and (isinstance(names, (str, bytes)) or not isinstance(names, Sequence)
                               or not all(isinstance(name, str) for name in names)):
         raise TypeError(f"names must be a sequence of column names (str), got {names!r}")
+    if not isinstance(keep_models, bool):
+        raise TypeError(f"keep_models must be a bool, got {keep_models!r}")
     columns = _key_columns(keys, names)
     cache_dir = require_writable(cache_dir, "cache_dir")
     paths = {c: cache_path(c, cache_dir) for c in dict.fromkeys(configs)}
-    if not isinstance(keep_models, bool):
-        raise TypeError(f"keep_models must be a bool, got {keep_models!r}")
     loaded = {c: _load(path, c) for c, path in paths.items()}
     missing = [c for c, history in loaded.items() if history is None or (keep_models and not model_path(c, cache_dir).exists())]
     if missing:

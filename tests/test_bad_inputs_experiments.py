@@ -137,6 +137,7 @@ CASES = [
     case("sweep-names-string", lambda: sweep({"a": TINY}, names="model"), TypeError, "names", "'model'"),
     case("sweep-scheduler-int", lambda: sweep(scheduler=8786), TypeError, "scheduler", "8786"),
     case("sweep-progress-string", lambda: sweep(progress="no"), TypeError, "progress", "'no'"),
+    case("sweep-keep-models-string", lambda: sweep(keep_models="yes"), TypeError, "keep_models", "'yes'"),
     case("sweep-cache-dir-none", lambda: sweep(cache_dir=None), TypeError, "cache_dir", "NoneType"),
     case("sweep-cache-dir-int", lambda: sweep(cache_dir=3), TypeError, "cache_dir", "int"),
     case("sweep-cache-dir-unwritable", lambda: sweep(cache_dir=UNDER_A_FILE), ValueError, "cache_dir", "cache'"),
@@ -179,6 +180,11 @@ CASES = [
     case("build-model-string", lambda: ex.build_model("deepsets"), TypeError, "configs", "str"),
     case("build-model-empty", lambda: ex.build_model([]), ValueError, "configs", "none"),
     case("make-task-dict", lambda: ex.make_task({"task": "ring"}), TypeError, "config", "dict"),
+    case("cache-path-dir-none", lambda: ex.cache_path(TINY, None), TypeError, "cache_dir", "None"),
+    case("load-model-config-string", lambda: ex.load_model("deepsets", NEVER_WRITTEN), TypeError, "config", "str"),
+    case("load-model-dir-none", lambda: ex.load_model(TINY, None), TypeError, "cache_dir", "None"),
+    case("load-model-not-kept", lambda: ex.load_model(TINY, NEVER_WRITTEN), ValueError, "cache_dir",
+         "never-written'"),
     case("cache-key-none", lambda: ex.cache_key(None), TypeError, "config", "NoneType"),
 ]
 
