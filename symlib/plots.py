@@ -10,6 +10,7 @@ Python floats in pandas frames, ready to glue.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["selected", "interval", "summarize", "paired", "compare", "holm", "verdict", "bootstrap_interval",
-           "size_to_reach", "expected_max", "curves", "differences", "ordered"]
+           "size_to_reach", "ranks", "size_text", "expected_max", "curves", "differences", "ordered"]
 
 
 def selected(history: pd.DataFrame) -> pd.DataFrame:
@@ -116,9 +117,13 @@ def bootstrap_interval(samples: np.ndarray, statistic: Callable[[np.ndarray], fl
     if samples.ndim != 2 or len(samples) < 2:
         raise ValueError(f"samples must be a 2-D array with one row per seed (>= 2 rows), got shape {samples.shape}")
     rows = np.arange(len(samples))
-    result = stats.bootstrap((rows,), lambda idx: statistic(samples[idx.astype(int)]), vectorized=False,
-                             n_resamples=resamples, confidence_level=level, method="percentile",
-                             random_state=np.random.default_rng(seed))
+    # A statistic may be infinite on some resamples (a curve that never reaches its target there):
+    # the percentile interval then has an infinite end, which is the right answer, not a warning.
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap((rows,), lambda idx: statistic(samples[idx.astype(int)]), vectorized=False,
+                                 n_resamples=resamples, confidence_level=level, method="percentile",
+                                 random_state=np.random.default_rng(seed))
     return float(statistic(samples)), float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -134,6 +139,16 @@ def size_to_reach(sizes: Sequence[float], accuracy: Sequence[float], target: flo
     if i == 0:
         return float(sizes[0])
     return float(np.exp(x[i - 1] + (target - y[i - 1]) * (x[i] - x[i - 1]) / (y[i] - y[i - 1])))
+
+
+def ranks(values) -> np.ndarray:
+    """Rank of each value, 1 for the largest (ties share the mean rank)."""
+    return stats.rankdata(-np.asarray(values, dtype=float))
+
+
+def size_text(size: float, largest: float) -> str:
+    """A size for a table: "1,024", or "> 4,096" when a curve never got there within the sizes measured."""
+    return f"> {largest:,.0f}" if np.isinf(size) else f"{size:,.0f}"
 
 
 def expected_max(scores: Sequence[float], trials: int | None = None) -> np.ndarray:

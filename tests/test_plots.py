@@ -71,3 +71,8 @@ def test_bootstrap_interval_covers_the_estimate():
     assert low < est < high and est == pytest.approx(samples.mean())
     with pytest.raises(ValueError, match="one row per seed"):
         plots.bootstrap_interval(samples[0], lambda s: s.mean())
+
+
+def test_ranks_and_size_text():
+    assert plots.ranks([0.6, 0.7, 0.65]).tolist() == [3.0, 1.0, 2.0]
+    assert plots.size_text(float("inf"), 4096) == "> 4,096" and plots.size_text(1234.4, 4096) == "1,234"
