@@ -15,18 +15,18 @@ from symlib import files, provenance, rng
 
 NAN = float("nan")
 DF = pd.DataFrame({"a": [1, 2]})
-FOLDER = tempfile.mkdtemp(prefix="symlib-bad-inputs-")
-FOLDER_CSV = tempfile.mkdtemp(suffix=".csv")  # a folder whose name looks like a table
+FOLDER = os.path.join(tempfile.gettempdir(), f"symlib-bad-inputs-{os.getpid()}")  # made by the fixture below
+FOLDER_CSV = os.path.join(FOLDER, "folder.csv")  # a folder whose name looks like a table
 NEVER_WRITTEN = os.path.join(FOLDER, "never", "written.txt")
 UNDER_A_FILE = os.path.join(__file__, "results")  # a folder that cannot exist
 KEYS = rng.keys_from_seeds([0, 1])
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _remove_folders():
+def _folders():
+    os.makedirs(FOLDER_CSV)
     yield
-    for folder in (FOLDER, FOLDER_CSV):
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(FOLDER, ignore_errors=True)
 
 
 def write_nothing(tmp):
