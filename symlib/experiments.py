@@ -53,7 +53,7 @@ __all__ = ["Config", "grid", "build_model", "make_task", "run", "run_pack", "swe
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA = 2  # bump when a history's columns or meaning change: older entries are then recomputed
-NUMERIC_MODULES = ("groups", "bases", "layers", "symmetrize", "data", "models", "train", "rng")
+NUMERIC_MODULES = ("groups", "bases", "layers", "symmetrize", "data", "models", "train", "rng", "original")
 # The definitions of this module that a run's numbers depend on (hashed with NUMERIC_MODULES).
 RUN_DEFINITIONS = ("Config", "TASKS", "make_task", "_task", "build_model", "run_pack")
 PER_MEMBER_FIELDS = ("seed", "lr", "weight_decay", "train_size")  # may differ within one ensemble
@@ -393,8 +393,9 @@ def _hash_files(paths: Sequence[Path], root: Path) -> hashlib._Hash:
 
 def numeric_source_hash(package_dir: str | os.PathLike = PACKAGE_DIR) -> str:
     """Hash of the code that can change a run's numbers: ``NUMERIC_MODULES`` and this module's run
-    definitions (``RUN_DEFINITIONS``, by their source text). Plots, profiling, checks, the original
-    notebook's code and the book helpers are left out, so editing them keeps every cached run."""
+    definitions (``RUN_DEFINITIONS``, by their source text; ``original`` is in because one approach
+    reproduces its code). Plots, profiling, checks, files and the book helpers are left out, so
+    editing them keeps every cached run."""
     root = Path(package_dir)
     digest = _hash_files([root / f"{name}.py" for name in NUMERIC_MODULES], root)
     source = (root / "experiments.py").read_text()

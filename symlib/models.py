@@ -14,7 +14,13 @@ sampled        SampledGroupAverage(dense, G, samples, eval_samples)
 average        GroupAverage(dense, G): exact, for groups small enough to enumerate
 augment        Augment(dense, G): random group elements in training only
 orbit          intrinsic for any G: GroupEquivariantLinear layers (orbit bases), invariant read-out
+original_      the original notebook's CanonicalModel around dense: it sorts each element's own
+canonical      coordinates (dim -1), not the set, so it is not invariant to permuting the set;
+               kept to reproduce the original's second experiment as written
 =============  ==============================================================================
+
+``catalogue(d, width, ...)`` gives every approach as a function of the set size n, for measuring
+costs as n grows.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from .layers import _check_choice, _check_positive_int
 from .layers import ensemble_size as _ensemble_size
 
 __all__ = ["APPROACHES", "GROUP_APPROACHES", "GROUPS", "deepsets", "dense", "orbit_net", "build", "make_group",
+           "catalogue",
            "parameter_count"]
 
-APPROACHES = ("deepsets", "dense", "canonical", "sort_coords", "sampled", "average", "augment", "orbit")
+APPROACHES = ("deepsets", "dense", "canonical", "sort_coords", "sampled", "average", "augment", "orbit",
+              "original_canonical")
 GROUP_APPROACHES = ("sampled", "average", "augment", "orbit")  # the approaches that take a group
 GROUPS = ("symmetric", "alternating", "cyclic", "dihedral", "trivial")
 
@@ -139,6 +147,10 @@ def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetri
             model = symmetrize.Canonicalize(base)
         elif approach == "sort_coords":
             model = symmetrize.SortCoordinates(base)
+        elif approach == "original_canonical":
+            from .original import CanonicalModel  # the defect, reproduced on purpose
+
+            model = CanonicalModel(base)
         elif approach == "sampled":
             model = symmetrize.SampledGroupAverage(base, make_group(group, n), samples=samples,
                                                    eval_samples=eval_samples)
@@ -147,6 +159,32 @@ def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetri
         else:
             model = symmetrize.Augment(base, make_group(group, n))
     return nn.Sequential(model, nn.Sigmoid()) if probabilities else model
+
+
+def catalogue(d: int, width: int = 16, sampled_m=(1, 4, 16, 64), average_max_n: int = 6) -> dict:
+    """Every approach as a builder of its model for set size n: {label: n -> model or None}.
+
+    The wrappers all wrap the same dense network (whose size grows with n); the full group average
+    exists (with checkpointed chunks) only up to ``average_max_n``, its builder returns None beyond.
+    Models are built lazily: the dense network alone is large at big n.
+    """
+    _check_positive_int("d", d)
+    _check_positive_int("width", width)
+    _check_positive_int("average_max_n", average_max_n)
+    for m in sampled_m:
+        _check_positive_int("sampled_m", m)
+    out = {
+        "DeepSets (S_n layers)": lambda n: deepsets(d, width, set_size=n),
+        "orbit-basis layers (S_n)": lambda n: orbit_net(groups_mod.symmetric(n), d, width),
+        "canonicalize + dense": lambda n: symmetrize.Canonicalize(dense(n, d, width)),
+        **{f"sampled average m={m} + dense": (lambda n, m=m: symmetrize.SampledGroupAverage(
+            dense(n, d, width), groups_mod.symmetric(n), samples=m)) for m in sampled_m},
+        "augment + dense": lambda n: symmetrize.Augment(dense(n, d, width), groups_mod.symmetric(n)),
+        "dense (no symmetry)": lambda n: dense(n, d, width),
+        "full average + dense": lambda n: (symmetrize.GroupAverage(dense(n, d, width), groups_mod.symmetric(n),
+                                                                   checkpoint=True) if n <= average_max_n else None),
+    }
+    return out
 
 
 def parameter_count(model: nn.Module) -> int:
