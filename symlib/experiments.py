@@ -47,7 +47,7 @@ from .files import _check_path, atomic_write, require_writable
 from .layers import INITS, REDUCTIONS, ensemble_size
 from .rng import check_seed
 
-__all__ = ["Config", "grid", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
+__all__ = ["Config", "pack_key", "grid", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
            "pack_capacity", "cache_key", "cache_path", "model_path", "load_model", "numeric_source_hash", "symlib_source_hash", "TASKS", "SCHEMA",
            "HISTORY_COLUMNS", "NUMERIC_MODULES", "PER_MEMBER_FIELDS"]
 
@@ -238,10 +238,14 @@ class Config:
         resolved, so that a run given the default explicitly is the same run (and cache entry)."""
         return {**dataclasses.asdict(self), "eval_every": self.evaluation_interval}
 
-    def pack_key(self) -> tuple:
-        """What must be equal for runs to train as one ensemble: all but the per-member settings."""
-        return tuple((k, v) for k, v in self.fields().items()
-                     if k not in PER_MEMBER_FIELDS and k not in ("epochs", "min_steps"))
+
+
+def pack_key(config: Config) -> tuple:
+    """What must be equal for runs to train as one ensemble: all but the per-member settings (and
+    whether the data are fresh or fixed: fit draws either for all members, never a mix). Not a
+    method of Config, so that packing, which never changes a run's numbers, is not in the cache key."""
+    return tuple((k, v) for k, v in config.fields().items()
+                 if k not in PER_MEMBER_FIELDS and k not in ("epochs", "min_steps")) + (("fresh", config.train_size is None),)
 
 
 def grid(config: Config, **axes: Sequence) -> list[Config]:
@@ -310,9 +314,9 @@ def build_model(configs: Config | Sequence[Config]) -> torch.nn.Module:
     """The model of one run, or the ensemble of a pack whose member e is initialized exactly as the
     solo model of ``configs[e]`` (torch's RNG seeded with its seed, as a solo run would be)."""
     configs = [configs] if isinstance(configs, Config) else _check_configs(configs)
-    if len({c.pack_key() for c in configs}) != 1:
-        raise ValueError(f"configs must share an architecture (Config.pack_key) to be built as one ensemble, got "
-                         f"{len({c.pack_key() for c in configs})} architectures")
+    if len({pack_key(c) for c in configs}) != 1:
+        raise ValueError(f"configs must share an architecture (pack_key) to be built as one ensemble, got "
+                         f"{len({pack_key(c) for c in configs})} architectures")
     with torch.random.fork_rng(devices=[]):
         solos = []
         for config in configs:
@@ -494,7 +498,7 @@ def pack(configs: Sequence[Config], max_members: int = 128, min_packs: int = 1) 
     min_packs = _check_count("min_packs", min_packs, low=0)
     groups: dict[tuple, list[Config]] = {}
     for config in configs:
-        groups.setdefault(config.pack_key(), []).append(config)
+        groups.setdefault(pack_key(config), []).append(config)
     packs = []
     for members in groups.values():
         count = -(-len(members) // min(max_members, pack_capacity(members[0])))

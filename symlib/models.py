@@ -158,7 +158,10 @@ def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetri
             model = symmetrize.GroupAverage(base, make_group(group, n))
         else:
             model = symmetrize.Augment(base, make_group(group, n))
-    return nn.Sequential(model, nn.Sigmoid()) if probabilities else model
+    if not probabilities:
+        return model
+    # One flat Sequential where the model is one, so its layers stay direct children (activation_scales).
+    return nn.Sequential(*model, nn.Sigmoid()) if isinstance(model, nn.Sequential) else nn.Sequential(model, nn.Sigmoid())
 
 
 def catalogue(d: int, width: int = 16, sampled_m=(1, 4, 16, 64), average_max_n: int = 6) -> dict:

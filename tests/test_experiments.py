@@ -82,10 +82,12 @@ def test_packing_groups_by_architecture_and_step_count():
     packs = ex.pack(configs, max_members=5)
     assert sum(len(p) for p in packs) == len(configs) and max(len(p) for p in packs) <= 5
     for p in packs:
-        assert len({c.pack_key() for c in p}) == 1
+        assert len({ex.pack_key(c) for c in p}) == 1
     budget = ex.grid(TINY.replace(epochs=20, min_steps=20), train_size=[40, 400], seed=range(2))
     assert {c.steps for c in budget} == {38, 375} and len(ex.pack(budget)) == 2  # 20 epochs of 30 and 300 samples, batch 16
     assert len(ex.pack(ex.grid(TINY, seed=range(8)), min_packs=2)) == 2
+    fresh = TINY.replace(train_size=None, val_fraction=None, val_size=20)
+    assert len(ex.pack([fresh, TINY.replace(val_fraction=None), fresh.replace(seed=1)])) == 2  # never a mix
 
 
 def test_packed_sweep_equals_runs_one_by_one(tmp_path):
