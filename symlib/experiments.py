@@ -47,7 +47,7 @@ from .files import _check_path, atomic_write, require_writable
 from .layers import INITS, REDUCTIONS, ensemble_size
 from .rng import check_seed
 
-__all__ = ["Config", "pack_key", "grid", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
+__all__ = ["Config", "pack_key", "grid", "tune", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
            "pack_capacity", "cache_key", "cache_path", "model_path", "load_model", "numeric_source_hash", "symlib_source_hash", "TASKS", "SCHEMA",
            "HISTORY_COLUMNS", "NUMERIC_MODULES", "PER_MEMBER_FIELDS"]
 
@@ -152,7 +152,7 @@ class Config:
         _int_field("train_size", self.train_size, 1, allow_none=True)
         _int_field("val_size", self.val_size, 1, allow_none=True)
         _int_field("batch_size", self.batch_size, 1)
-        _int_field("test_size", self.test_size, 1)
+        _int_field("test_size", self.test_size, 0)
         _int_field("eval_every", self.eval_every, 1, allow_none=True)
         check_seed(self.seed, "Config.seed")
         for name in ("var0", "var1"):
@@ -599,7 +599,7 @@ def sweep(configs: Sequence[Config] | Mapping, cache_dir: str | os.PathLike, n_j
     missing = [c for c, history in loaded.items() if history is None or (keep_models and not model_path(c, cache_dir).exists())]
     if missing:
         _train_missing(missing, paths, loaded, n_jobs, client, scheduler, max_members, progress, keep_models)
-    histories = [loaded[c] for c in configs]
+    histories = [loaded[c].assign(run=paths[c].stem) for c in configs]
     if columns is not None:
         histories = [h.assign(**dict(zip(columns, key if isinstance(key, tuple) else (key,))))
                      for h, key in zip(histories, keys)]
@@ -697,7 +697,7 @@ def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"
         raise ValueError(f"select by {by!r} needs validation data: histories must have a {by} for every selected "
                          f"run, got {int(chosen[by].isna().sum())} without (give val_fraction or val_size)")
     labels = [c for c in histories.columns if c not in fields and c not in HISTORY_COLUMNS
-              and c not in ("member", "epoch", "lr", "weight_decay", "train_size")]
+              and c not in ("member", "epoch", "lr", "weight_decay", "train_size", "run")]
     if isinstance(across, (str, bytes)) or not isinstance(across, Sequence):
         raise TypeError(f"across must be a sequence of history columns not in tuned, got {across!r} "
                         f"({type(across).__name__})")
@@ -722,3 +722,43 @@ def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"
     out["trials"] = out["_group"].map(trials)
     out = out.drop(columns=["_group", "_setting"])
     return out.drop(columns="_score").reset_index(drop=True)
+
+
+def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = ("lr", "weight_decay"),
+         across: Sequence[str] = ("seed",), by: str = "val_loss", test_size: int = 20_000,
+         names: Sequence[str] | None = None, **sweep_kw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tune on validation data, then score only the chosen settings on the test set.
+
+    configs: {key: list of Configs} as for ``sweep`` (each key, e.g. an approach, with its grid,
+      sizes and seeds). Phase 1 trains every run *without* a test set (``test_size=0``) and
+      ``select``s, per group, the setting with the best validation score averaged over ``across``.
+      Phase 2 runs the chosen settings again with the test set: runs are deterministic, so the
+      training, the validation scores and the kept checkpoint are the same as in phase 1 (checked),
+      and the test set is evaluated once, for the chosen settings only.
+
+    Returns (trials, chosen): every phase-1 run's history (for expected-maximum curves; no test
+    metrics), and the checkpoint rows of the chosen settings with their test metrics.
+    """
+    if isinstance(test_size, bool) or not isinstance(test_size, int) or test_size < 1:
+        raise ValueError(f"test_size must be a positive int (the chosen settings are tested), got {test_size!r}")
+    flat, keys = _labels(configs)
+    if keys is None:
+        raise TypeError("configs must be a dict {key: Config or list of Configs} (the keys label the runs)")
+    blind = {}
+    for key, config in zip(keys, flat):
+        blind.setdefault(key, []).append(config.replace(test_size=0))
+    trials = sweep(blind, cache_dir, names=names, **sweep_kw)
+    picked = select(trials, tuned=tuned, by=by, across=across)
+    by_run = {cache_path(c, cache_dir).stem: (key, c) for key, group in blind.items() for c in group}
+    scored = {}
+    for run in picked["run"]:
+        key, config = by_run[run]
+        scored.setdefault(key, []).append(config.replace(test_size=test_size))
+    tested = sweep(scored, cache_dir, names=names, **sweep_kw)
+    chosen = tested[tested["selected"]].reset_index(drop=True)
+    same = ["seed", "step", "val_loss"]
+    if not picked.sort_values(same)[same].reset_index(drop=True).equals(chosen.sort_values(same)[same].reset_index(drop=True)):
+        raise RuntimeError("the tested runs did not reproduce their tuning runs (training must be deterministic)")
+    return trials, chosen.assign(trials=chosen["run"].map(dict(zip(
+        [cache_path(c.replace(test_size=test_size), cache_dir).stem for c in (by_run[r][1] for r in picked["run"])],
+        picked["trials"]))))

@@ -120,15 +120,17 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, counts: torch.
     """Mean loss, accuracy and saturated fraction per member: (3, E) on the model's device.
 
     x: (E, T, n, c) member-major (an ``expand`` of a shared set costs nothing), y: (E, T); member e
-    uses its first ``counts[e]`` rows. Each call takes ``batch_size`` rows of every member, so a
-    member's rows are chunked the same way alone or in an ensemble.
+    uses its first ``counts[e]`` rows. Each call takes ``batch_size // E`` rows of every member (at
+    least one), so memory stays bounded however many members there are; the random wrappers' draws
+    follow each member's rows, not the chunks (see symmetrize.rewind), so chunking never changes a result.
     """
     members, total = x.shape[:2]
     criterion = _CRITERIA[loss]
     sums = torch.zeros(3, members, dtype=torch.float64, device=x.device)
     positions = torch.arange(total, device=x.device)
-    for start in range(0, total, batch_size):
-        xb, yb = x[:, start:start + batch_size], y[:, start:start + batch_size]
+    per_member = max(1, batch_size // members)
+    for start in range(0, total, per_member):
+        xb, yb = x[:, start:start + per_member], y[:, start:start + per_member]
         size = xb.shape[1]
         out = _member_outputs(model(xb.reshape(members * size, *x.shape[2:])), members, size)
         present = (positions[start:start + size] < counts[:, None]).to(out.dtype)
@@ -336,7 +338,8 @@ def fit(model: nn.Module, task, *, steps: int, batch_size: int = 64, lr: float |
     schedule: "cosine" (default) decays each member's learning rate to 0 over ``steps``; "constant".
     test_at: "selected" evaluates the test set once, at the kept checkpoint; "every" at every
       evaluation too (for curves of test accuracy against steps). Either way the test set
-      chooses nothing.
+      chooses nothing. test_size=0: no test set at all (tuning runs; ``experiments.tune``).
+    eval_batch_size: rows per forward pass when evaluating, across all members.
     num_threads: torch threads for this call (1 per worker when runs go in parallel).
 
     Runs where the model is (its device and dtype): batches are drawn on the CPU from the seeded
@@ -365,7 +368,7 @@ def fit(model: nn.Module, task, *, steps: int, batch_size: int = 64, lr: float |
         raise ValueError(f"the model is an ensemble of {members}; seeds must have {members} entries, got {len(seeds)}")
     steps = _check_int("steps", steps)
     batch_size = _check_int("batch_size", batch_size)
-    test_size = _check_int("test_size", test_size)
+    test_size = _check_int("test_size", test_size, low=0)
     eval_batch_size = _check_int("eval_batch_size", eval_batch_size)
     eval_every = _check_int("eval_every", eval_every, allow_none=True) or max(1, steps // 10)
     num_threads = _check_int("num_threads", num_threads, allow_none=True)
@@ -435,8 +438,10 @@ class _Fit:
             raise ValueError(f"model must have trainable parameters, got none in {type(model).__name__}")
         reseed(model, seeds)
         self.stream = _Stream(task, seeds, batch_size, sizes, val_counts, self.device, self.dtype)
-        x_test, y_test = task.sample(test_size, generator=torch.Generator().manual_seed(test_seed))
-        self.x_test, self.y_test = x_test.to(self.device, self.dtype), y_test.to(self.device, self.dtype)
+        self.x_test = self.y_test = None
+        if test_size:
+            x_test, y_test = task.sample(test_size, generator=torch.Generator().manual_seed(test_seed))
+            self.x_test, self.y_test = x_test.to(self.device, self.dtype), y_test.to(self.device, self.dtype)
         self.optimizer = _MemberAdamW(self.params, members, torch.tensor(lrs, dtype=self.dtype, device=self.device),
                                       torch.tensor(decays, dtype=self.dtype, device=self.device))
         self.active = torch.ones(members, dtype=torch.bool, device=self.device)
@@ -451,7 +456,9 @@ class _Fit:
         return _evaluate(self.model, x, y, counts, self.loss, self.eval_batch)
 
     def _test(self) -> np.ndarray:
-        """(3, E): loss, accuracy, saturated fraction on the shared test set."""
+        """(3, E): loss, accuracy, saturated fraction on the shared test set (NaN without one)."""
+        if self.x_test is None:
+            return np.full((3, self.members), np.nan)
         self.model.eval()
         x, y = self.x_test, self.y_test
         counts = torch.full((self.members,), len(x), device=self.device)

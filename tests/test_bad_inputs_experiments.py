@@ -104,7 +104,7 @@ CASES = [
          r"-1\.0"),
     case("config-seed-negative", lambda: config(seed=-1), ValueError, "Config.seed", "-1"),
     case("config-seed-float", lambda: config(seed=1.5), TypeError, "Config.seed", "1.5"),
-    case("config-test-size-zero", lambda: config(test_size=0), ValueError, "Config.test_size", r"got 0\b"),
+    case("config-test-size-negative", lambda: config(test_size=-1), ValueError, "Config.test_size", r"got -1\b"),
     case("config-eval-every-zero", lambda: config(eval_every=0), ValueError, "Config.eval_every", r"got 0\b"),
     case("config-replace-unknown-field", lambda: TINY.replace(learning_rate=1e-3), TypeError, "learning_rate"),
     case("config-replace-bad-value", lambda: TINY.replace(lr=-1.0), ValueError, "Config.lr", r"-1\.0"),

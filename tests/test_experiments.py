@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from symlib import experiments as ex
+from symlib import plots
 
 TINY = ex.Config(steps=20, eval_every=10, test_size=200, batch_size=16, width=4, train_size=40, val_fraction=0.25)
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,3 +293,14 @@ def test_sweep_labels_lists_of_configs(tmp_path):
     out = ex.sweep({"DeepSets": ex.grid(TINY, seed=[0, 1]), "dense": [TINY.replace(approach="dense")]}, tmp_path,
                    n_jobs=1, names=("model",))
     assert out.groupby("model").seed.nunique().to_dict() == {"DeepSets": 2, "dense": 1}
+
+
+def test_tune_tests_only_the_chosen_settings(tmp_path):
+    grid = {"DeepSets": ex.grid(TINY.replace(steps=40), lr=[1e-4, 3e-3, 3e-2], seed=[0, 1])}
+    trials, chosen = ex.tune(grid, tmp_path, tuned=("lr",), test_size=300, names=("model",))
+    assert trials.test_accuracy.isna().all() and (trials.test_size == 0).all()  # tuning never saw a test set
+    best_lr = plots.selected(trials).groupby("lr").val_loss.mean().idxmin()
+    assert (chosen.lr == best_lr).all() and sorted(chosen.seed) == [0, 1] and chosen.test_accuracy.notna().all()
+    assert (chosen.test_size == 300).all() and (chosen.trials == 3).all() and set(chosen.model) == {"DeepSets"}
+    runs = len(list(tmp_path.glob("*.pkl")))
+    assert runs == 6 + 2  # every trial, and the two chosen runs once more with the test set
