@@ -736,8 +736,9 @@ def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = 
       training, the validation scores and the kept checkpoint are the same as in phase 1 (checked),
       and the test set is evaluated once, for the chosen settings only.
 
-    Returns (trials, chosen): every phase-1 run's history (for expected-maximum curves; no test
-    metrics), and the checkpoint rows of the chosen settings with their test metrics.
+    Returns (trials, tested): every phase-1 run's history (for expected-maximum curves; no test
+    metrics), and the whole histories of the chosen runs with their test metrics (their
+    ``selected`` rows are the reported results), each with ``trials``, the settings compared.
     """
     if isinstance(test_size, bool) or not isinstance(test_size, int) or test_size < 1:
         raise ValueError(f"test_size must be a positive int (the chosen settings are tested), got {test_size!r}")
@@ -750,15 +751,15 @@ def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = 
     trials = sweep(blind, cache_dir, names=names, **sweep_kw)
     picked = select(trials, tuned=tuned, by=by, across=across)
     by_run = {cache_path(c, cache_dir).stem: (key, c) for key, group in blind.items() for c in group}
-    scored = {}
-    for run in picked["run"]:
+    scored, compared = {}, {}
+    for run, count in zip(picked["run"], picked["trials"]):
         key, config = by_run[run]
-        scored.setdefault(key, []).append(config.replace(test_size=test_size))
+        tested_config = config.replace(test_size=test_size)
+        scored.setdefault(key, []).append(tested_config)
+        compared[cache_path(tested_config, cache_dir).stem] = count
     tested = sweep(scored, cache_dir, names=names, **sweep_kw)
-    chosen = tested[tested["selected"]].reset_index(drop=True)
     same = ["seed", "step", "val_loss"]
-    if not picked.sort_values(same)[same].reset_index(drop=True).equals(chosen.sort_values(same)[same].reset_index(drop=True)):
+    again = tested[tested["selected"]]
+    if not picked.sort_values(same)[same].reset_index(drop=True).equals(again.sort_values(same)[same].reset_index(drop=True)):
         raise RuntimeError("the tested runs did not reproduce their tuning runs (training must be deterministic)")
-    return trials, chosen.assign(trials=chosen["run"].map(dict(zip(
-        [cache_path(c.replace(test_size=test_size), cache_dir).stem for c in (by_run[r][1] for r in picked["run"])],
-        picked["trials"]))))
+    return trials, tested.assign(trials=tested["run"].map(compared))

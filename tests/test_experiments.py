@@ -297,7 +297,8 @@ def test_sweep_labels_lists_of_configs(tmp_path):
 
 def test_tune_tests_only_the_chosen_settings(tmp_path):
     grid = {"DeepSets": ex.grid(TINY.replace(steps=40), lr=[1e-4, 3e-3, 3e-2], seed=[0, 1])}
-    trials, chosen = ex.tune(grid, tmp_path, tuned=("lr",), test_size=300, names=("model",))
+    trials, tested = ex.tune(grid, tmp_path, tuned=("lr",), test_size=300, names=("model",))
+    chosen = plots.selected(tested)
     assert trials.test_accuracy.isna().all() and (trials.test_size == 0).all()  # tuning never saw a test set
     best_lr = plots.selected(trials).groupby("lr").val_loss.mean().idxmin()
     assert (chosen.lr == best_lr).all() and sorted(chosen.seed) == [0, 1] and chosen.test_accuracy.notna().all()
