@@ -47,7 +47,7 @@ from .files import _check_path, atomic_write, require_writable
 from .layers import INITS, REDUCTIONS, ensemble_size
 from .rng import check_seed
 
-__all__ = ["Config", "pack_key", "grid", "tune", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
+__all__ = ["Config", "pack_key", "grid", "curve_grid", "tune", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
            "pack_capacity", "cache_key", "cache_path", "model_path", "load_model", "numeric_source_hash", "symlib_source_hash", "TASKS", "SCHEMA",
            "HISTORY_COLUMNS", "NUMERIC_MODULES", "PER_MEMBER_FIELDS"]
 
@@ -291,6 +291,23 @@ def _check_count(name: str, value, low: int = 1) -> int:
     if value < low:
         raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     return value
+
+
+def curve_grid(config: Config, sizes: Sequence[int], seeds: Sequence[int] | Mapping[int, Sequence[int]],
+               **axes: Sequence) -> list[Config]:
+    """The runs of one model's learning curve: at every training-set size, every combination of
+    ``axes`` (e.g. lr, weight_decay) for each of that size's seeds.
+
+    seeds: one list for every size, or {size: seeds} (e.g. more seeds where intervals are widest).
+    """
+    if isinstance(seeds, Mapping):
+        missing = [s for s in sizes if s not in seeds]
+        if missing:
+            raise ValueError(f"seeds must give the seeds of every size, got none for {missing}")
+        per_size = {s: list(seeds[s]) for s in sizes}
+    else:
+        per_size = {s: list(seeds) for s in sizes}
+    return [c for size in sizes for c in grid(config, train_size=[size], seed=per_size[size], **axes)]
 
 
 def make_task(config: Config):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["selected", "interval", "summarize", "paired", "compare", "holm", "verdict", "bootstrap_interval",
+__all__ = ["selected", "interval", "summarize", "paired", "compare", "holm", "verdict", "direction", "bootstrap_interval",
            "size_to_reach", "ranks", "size_text", "expected_max", "curves", "differences", "ordered"]
 
 
@@ -107,6 +107,14 @@ def verdict(row: pd.Series, unit: str = "%") -> str:
         return f"**{b}** beats **{a}** by {fmt(-row['mean'])} (Holm-corrected interval {fmt(-row['high'])} to {fmt(-row['low'])})"
     return (f"**{a}** and **{b}** cannot be told apart: {'+' if row['mean'] >= 0 else ''}{fmt(row['mean'])} "
             f"(Holm-corrected interval {fmt(row['low'])} to {fmt(row['high'])})")
+
+
+def direction(row: pd.Series) -> str:
+    """How a stands to b in a ``compare`` row: "ahead of" or "behind" where Holm rejects, else
+    "indistinguishable from" (read "a is ... b")."""
+    if not row["significant"]:
+        return "indistinguishable from"
+    return "ahead of" if row["mean"] > 0 else "behind"
 
 
 def bootstrap_interval(samples: np.ndarray, statistic: Callable[[np.ndarray], float], level: float = 0.95,

@@ -305,3 +305,11 @@ def test_tune_tests_only_the_chosen_settings(tmp_path):
     assert (chosen.test_size == 300).all() and (chosen.trials == 3).all() and set(chosen.model) == {"DeepSets"}
     runs = len(list(tmp_path.glob("*.pkl")))
     assert runs == 6 + 2  # every trial, and the two chosen runs once more with the test set
+
+
+def test_curve_grid_gives_each_size_its_seeds():
+    runs = ex.curve_grid(TINY, [40, 80], {40: [0, 1, 2], 80: [0]}, lr=[1e-3, 1e-2])
+    assert sorted((c.train_size, c.seed, c.lr) for c in runs) == sorted(
+        [(40, s, lr) for s in (0, 1, 2) for lr in (1e-3, 1e-2)] + [(80, 0, lr) for lr in (1e-3, 1e-2)])
+    with pytest.raises(ValueError, match="seeds must give the seeds of every size"):
+        ex.curve_grid(TINY, [40, 80], {40: [0]})

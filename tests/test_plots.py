@@ -76,3 +76,9 @@ def test_bootstrap_interval_covers_the_estimate():
 def test_ranks_and_size_text():
     assert plots.ranks([0.6, 0.7, 0.65]).tolist() == [3.0, 1.0, 2.0]
     assert plots.size_text(float("inf"), 4096) == "> 4,096" and plots.size_text(1234.4, 4096) == "1,234"
+
+
+def test_direction_words():
+    assert plots.direction(pd.Series({"significant": True, "mean": 0.1})) == "ahead of"
+    assert plots.direction(pd.Series({"significant": True, "mean": -0.1})) == "behind"
+    assert plots.direction(pd.Series({"significant": False, "mean": 0.1})) == "indistinguishable from"
