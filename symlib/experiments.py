@@ -39,6 +39,7 @@ from contextlib import nullcontext
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -768,15 +769,19 @@ def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = 
     trials = sweep(blind, cache_dir, names=names, **sweep_kw)
     picked = select(trials, tuned=tuned, by=by, across=across)
     by_run = {cache_path(c, cache_dir).stem: (key, c) for key, group in blind.items() for c in group}
-    scored, compared = {}, {}
+    scored, compared, tuning_run = {}, {}, {}
     for run, count in zip(picked["run"], picked["trials"]):
         key, config = by_run[run]
         tested_config = config.replace(test_size=test_size)
         scored.setdefault(key, []).append(tested_config)
         compared[cache_path(tested_config, cache_dir).stem] = count
+        tuning_run[cache_path(tested_config, cache_dir).stem] = run
     tested = sweep(scored, cache_dir, names=names, **sweep_kw)
-    same = ["seed", "step", "val_loss"]
-    again = tested[tested["selected"]]
-    if not picked.sort_values(same)[same].reset_index(drop=True).equals(again.sort_values(same)[same].reset_index(drop=True)):
-        raise RuntimeError("the tested runs did not reproduce their tuning runs (training must be deterministic)")
+    # The rerun trains in other packs, so it matches its tuning run up to float rounding, not bit for bit.
+    again = tested[tested["selected"]].set_index("run")
+    before = picked.set_index("run").loc[[tuning_run[r] for r in again.index]]
+    if not (np.array_equal(before["step"].to_numpy(), again["step"].to_numpy())
+            and np.allclose(before["val_loss"].to_numpy(), again["val_loss"].to_numpy(), rtol=1e-3)):
+        raise RuntimeError("the tested runs did not reproduce their tuning runs (checkpoint step or validation loss "
+                           "differ beyond float rounding)")
     return trials, tested.assign(trials=tested["run"].map(compared))
