@@ -777,11 +777,11 @@ def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = 
         compared[cache_path(tested_config, cache_dir).stem] = count
         tuning_run[cache_path(tested_config, cache_dir).stem] = run
     tested = sweep(scored, cache_dir, names=names, **sweep_kw)
-    # The rerun trains in other packs, so it matches its tuning run up to float rounding, not bit for bit.
+    # The rerun trains in other packs, so it matches its tuning run up to float rounding, not bit for
+    # bit; where two evaluations' validation losses tie to within rounding, it may keep the other one.
     again = tested[tested["selected"]].set_index("run")
     before = picked.set_index("run").loc[[tuning_run[r] for r in again.index]]
-    if not (np.array_equal(before["step"].to_numpy(), again["step"].to_numpy())
-            and np.allclose(before["val_loss"].to_numpy(), again["val_loss"].to_numpy(), rtol=1e-3)):
-        raise RuntimeError("the tested runs did not reproduce their tuning runs (checkpoint step or validation loss "
-                           "differ beyond float rounding)")
+    if not np.allclose(before["val_loss"].to_numpy(), again["val_loss"].to_numpy(), rtol=1e-3):
+        raise RuntimeError("the tested runs did not reproduce their tuning runs (their best validation losses differ "
+                           "beyond float rounding)")
     return trials, tested.assign(trials=tested["run"].map(compared))
