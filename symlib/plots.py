@@ -184,11 +184,13 @@ def ordered(labels: Sequence, order: Sequence) -> list:
 
 def curves(summary: pd.DataFrame, x: str, hue: str, ax=None, bayes: float | None = None, logx: bool = False,
            xlabel: str | None = None, ylabel: str = "test accuracy", order: Sequence | None = None,
-           bayes_label: str = "Bayes optimum"):
+           bayes_label: str = "Bayes optimum", percent: bool = True, legend_outside: bool = False):
     """One line per ``hue`` with its interval band (Student-t over seeds); a dashed line at the
     Bayes-optimal accuracy. ``summary``: ``summarize`` output indexed by (hue, x). Legend entries
-    follow ``order`` (default: the order of the data)."""
+    follow ``order`` (default: the order of the data); ``percent`` labels the y axis in percent;
+    ``legend_outside`` puts the legend to the right of the axes, clear of the bands."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
 
     ax = ax or plt.subplots(figsize=(7, 4.2))[1]
     data = summary.reset_index()
@@ -202,9 +204,14 @@ def curves(summary: pd.DataFrame, x: str, hue: str, ax=None, bayes: float | None
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel or x.replace("_", " "))
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if legend_outside:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    else:
+        ax.legend(fontsize=8)
     return ax
 
 
