@@ -73,3 +73,11 @@ def test_bad_parameter_is_a_clear_error(tmp_path):
         papermill.execute_notebook(str(ROOT / "book" / "src" / "toolkit.ipynb"), str(tmp_path / "out.ipynb"),
                                    parameters={"seed": -1}, cwd=str(tmp_path), progress_bar=False,
                                    kernel_name="python3")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter(path):
+    # papermill parses the parameters cell line by line; a line it cannot parse (e.g. a comment
+    # holding "=") is dropped with a warning, and the parameter is then "unknown" to it.
+    found = set(papermill.inspect_notebook(str(path)))
+    assert found == parameter_names(nbformat.read(path, as_version=4))
