@@ -5,7 +5,9 @@
 1. drawing training batches: DataLoader over per-sample __getitem__ vs one task.sample call;
 2. one training step of the first experiment's equivariant network, fresh data, batch 32;
 3. enumerating S_8 (40,320 elements): BFS over Python objects vs the vectorized product;
-4. GroupAverage over S_7 (5,040 elements) on a batch of 32: peak memory against the chunk size.
+4. GroupAverage over S_7 (5,040 elements) on a batch of 32: peak memory against the chunk size;
+5. a compiled training step (torch.compile, inductor) against an eager one;
+6. the import time of symlib.layers, beyond torch's own.
 """
 
 from __future__ import annotations
@@ -103,8 +105,42 @@ def group_average_memory() -> None:
         print(f"   chunk {chunk:5d} elements ({32 * chunk:7,d} model inputs at once): +{float(out.stdout):7.1f} MB")
 
 
+def compiled_step() -> None:
+    import torch.utils.benchmark as benchmark
+
+    for members in (1, 10):
+        model = models.deepsets(D, 32, set_size=N, ensemble_size=members)
+        x = torch.randn(members * 64, N, D)
+
+        def step(m):
+            for p in model.parameters():
+                p.grad = None
+            m(x).sum().backward()
+
+        compiled = torch.compile(model)
+        start = time.perf_counter()
+        step(compiled)
+        compile_seconds = time.perf_counter() - start
+        eager_t, compiled_t = (benchmark.Timer("step(m)", globals={"step": step, "m": m}).blocked_autorange(
+            min_run_time=1.0).median for m in (model, compiled))
+        print(f"5. DeepSets width 32, {members:2d} member(s), batch 64: eager {eager_t * 1e3:.2f} ms, compiled "
+              f"{compiled_t * 1e3:.2f} ms per step -> compiled/eager {compiled_t / eager_t:.2f} "
+              f"(first call, compiling: {compile_seconds:.1f} s)")
+
+
+IMPORT = "import time, torch; t = time.perf_counter(); import symlib.layers; print(time.perf_counter() - t)"
+
+
+def import_time() -> None:
+    runs = [float(subprocess.run([sys.executable, "-c", IMPORT], capture_output=True, text=True, check=True).stdout)
+            for _ in range(5)]
+    print(f"6. import symlib.layers after torch: {min(runs) * 1e3:.0f} ms (best of 5)")
+
+
 if __name__ == "__main__":
     batches()
     steps()
     enumeration()
     group_average_memory()
+    compiled_step()
+    import_time()
