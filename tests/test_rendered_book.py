@@ -85,6 +85,10 @@ def test_page_renders_cleanly(page):
     assert not re.search(r"&lt;Figure size \d+", dom), "a figure was printed as text instead of drawn"
     assert 'class="output traceback' not in dom and "output error" not in dom
     assert 'class="output stderr' not in dom, "a cell wrote to stderr (a warning or an error)"
+    # Math the renderer did not see (e.g. in glued Markdown, which is not parsed as MyST): raw $...$.
+    prose = re.sub(r"<[^>]+>", " ", re.sub(r"(?s)<pre.*?</pre>|<code.*?</code>", " ", dom))  # code may hold $
+    raw_math = re.findall(r"\$[A-Za-z\\{][^$<>]{0,40}\$", html_lib.unescape(prose))
+    assert not raw_math, f"formulas left as raw text: {raw_math[:5]}"
     # Math, typeset offline by the MathJax shipped in _static: no formula is left as raw TeX.
     if 'class="math' in page.read_text():
         assert "<mjx-container" in dom, "the page has math but MathJax typeset none of it (offline)"
@@ -187,6 +191,15 @@ def page_text(name: str) -> str:
     return plain(re.sub(r"<[^>]+>", "", (HTML / "book" / f"{name}.html").read_text()))
 
 
+def markdown_text(line: str) -> str:
+    """What a line of glued Markdown looks like on the page, in ``plain`` form: bold, list marks,
+    inline code marks and link targets gone; $math$ as MathJax's \\(math\\) source."""
+    line = re.sub(r"\*\*|^- |`", "", line.strip())
+    line = re.sub(r"\[([^]]+)\]\([^)]+\)", r"\1", line)
+    line = re.sub(r"\$([^$]+)\$", r"\\(\1\\)", line)
+    return plain(line)
+
+
 def test_every_glue_reference_is_rendered():
     # myst-nb renders an unparseable value as nothing, silently: find each formatted value on its page.
     executed = executed_chapters()
@@ -207,7 +220,7 @@ def test_every_glue_reference_is_rendered():
                 value = format(float(value) if spec[-1] in "efgn%" else value, spec)
             assert value, f"{name}: {ref!r} is empty"
             for line in value.splitlines():  # Markdown: each line's text, its markup stripped
-                line = plain(re.sub(r"\*\*|^- ", "", line.strip()))
+                line = markdown_text(line)
                 assert line in page_text(name), f"{name}: {ref!r} = {line!r} is not on the rendered page"
             count += 1
     assert count > 0
