@@ -102,26 +102,27 @@ class _SetLayer(nn.Module):
         if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating torch.dtype or None, got {dtype!r}")
         self._factory = {"device": _check_device(device), "dtype": dtype}
-        self._bounds: dict[str, tuple[float, bool]] = {}
+        self._bounds: dict[str, tuple[float, bool, float]] = {}
 
-    def _param(self, name: str, *shape: int, bound: float, reduced: bool = True) -> None:
+    def _param(self, name: str, *shape: int, bound: float, reduced: bool = True, original_std: float = 1.0) -> None:
         """Register an uninitialized parameter (E, *shape) or (*shape,) and how to draw it.
 
         ``bound`` is the fan-in scale of the layer's *output*. A parameter whose contribution is
         divided by in_channels (``reduced``, under "mean") is drawn in_channels times wider, so the
-        default init computes the same function under either reduction.
+        default init computes the same function under either reduction. ``original_std`` is its
+        standard deviation under ``init="original"`` (1: the notebook's N(0, 1)).
         """
         if self.ensemble_size > 1:
             shape = (self.ensemble_size, *shape)
         self.register_parameter(name, nn.Parameter(torch.empty(shape, **self._factory)))
-        self._bounds[name] = (bound, reduced)
+        self._bounds[name] = (bound, reduced, original_std)
 
     def reset_parameters(self) -> None:
         """Draw every parameter afresh from the layer's ``init`` (in creation order, from torch's RNG)."""
-        for name, (bound, reduced) in self._bounds.items():
+        for name, (bound, reduced, original_std) in self._bounds.items():
             p = getattr(self, name)
             if self.init == "original":
-                nn.init.normal_(p)
+                nn.init.normal_(p, std=original_std)
             elif self.init == "scaled_normal":  # with "sum": the original mean layer's function at init
                 nn.init.normal_(p, std=1 / self.in_channels if reduced else 1.0)
             else:
@@ -267,7 +268,10 @@ class DenseSetLinear(_SetLayer):
         self.out_features = _check_positive_int("out_features", out_features)
         bound = 1 / math.sqrt(in_channels * in_features)
         self._param("weights", in_channels, out_channels, out_features, in_features, bound=bound)
-        self._param("b", out_features, out_channels, bound=bound, reduced=False)
+        # The original's bias had the weights' shape, N(0, 1) entries, and was averaged over in_channels
+        # and in_features: an effective bias per output of standard deviation 1/sqrt(in_channels * in_features).
+        self._param("b", out_features, out_channels, bound=bound, reduced=False,
+                    original_std=1 / math.sqrt(in_channels * in_features))
         self.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

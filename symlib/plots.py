@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["selected", "interval", "summarize", "paired", "compare", "holm", "verdict", "direction", "bootstrap_interval",
-           "size_to_reach", "ranks", "size_text", "expected_max", "curves", "differences", "ordered"]
+           "size_to_reach", "ranks", "size_text", "expected_max", "expected_best", "curves", "differences", "ordered"]
 
 
 def selected(history: pd.DataFrame) -> pd.DataFrame:
@@ -97,23 +97,36 @@ def compare(df: pd.DataFrame, column: str, pairs: Sequence[tuple], value: str = 
     return out
 
 
-def verdict(row: pd.Series, unit: str = "%") -> str:
-    """A sentence for one comparison row of ``compare``: a direction only where Holm rejects."""
+def verdict(row: pd.Series, unit: str = "points") -> str:
+    """A sentence for one comparison row of ``compare``: a direction only where Holm rejects.
+
+    unit "points": differences of accuracies, in percentage points; anything else: plain numbers.
+    The interval is ``compare``'s Holm-adjusted one (it excludes zero exactly when Holm rejects).
+    """
     a, b = row["a"], row["b"]
-    fmt = (lambda v: f"{v:.1%}") if unit == "%" else (lambda v: f"{v:.3g}")
+    points = unit == "points"
+
+    def fmt(v: float, sign: bool = False) -> str:
+        text = f"{100 * v:{'+' if sign else ''}.1f}" if points else f"{v:{'+' if sign else ''}.3g}"
+        return text
+
+    tail = " points" if points else ""
+    seeds = f", {int(row['n'])} paired seeds" if "n" in row else ""
     if row["significant"] and row["mean"] > 0:
-        return f"**{a}** beats **{b}** by {fmt(row['mean'])} (Holm-corrected interval {fmt(row['low'])} to {fmt(row['high'])})"
+        return (f"**{a}** beats **{b}** by {fmt(row['mean'])}{tail} (Holm-adjusted interval {fmt(row['low'])} to "
+                f"{fmt(row['high'])}{seeds})")
     if row["significant"]:
-        return f"**{b}** beats **{a}** by {fmt(-row['mean'])} (Holm-corrected interval {fmt(-row['high'])} to {fmt(-row['low'])})"
-    return (f"**{a}** and **{b}** cannot be told apart: {'+' if row['mean'] >= 0 else ''}{fmt(row['mean'])} "
-            f"(Holm-corrected interval {fmt(row['low'])} to {fmt(row['high'])})")
+        return (f"**{b}** beats **{a}** by {fmt(-row['mean'])}{tail} (Holm-adjusted interval {fmt(-row['high'])} to "
+                f"{fmt(-row['low'])}{seeds})")
+    return (f"**{a}** and **{b}** cannot be told apart: {fmt(row['mean'], sign=True)}{tail} (Holm-adjusted interval "
+            f"{fmt(row['low'], sign=True)} to {fmt(row['high'], sign=True)}{seeds})")
 
 
 def direction(row: pd.Series) -> str:
     """How a stands to b in a ``compare`` row: "ahead of" or "behind" where Holm rejects, else
-    "indistinguishable from" (read "a is ... b")."""
+    "not separated from" (read "a is ... b"; not separated is not shown equal)."""
     if not row["significant"]:
-        return "indistinguishable from"
+        return "not separated from"
     return "ahead of" if row["mean"] > 0 else "behind"
 
 
@@ -176,6 +189,13 @@ def expected_max(scores: Sequence[float], trials: int | None = None) -> np.ndarr
     return weights @ v
 
 
+def expected_best(scores: Sequence[float], trials: int | None = None, lower_is_better: bool = True) -> np.ndarray:
+    """``expected_max`` for a score to minimize (a validation loss) when ``lower_is_better``:
+    the expected lowest score after n = 1..trials random draws from the grid."""
+    scores = np.asarray(scores, dtype=float)
+    return -expected_max(-scores, trials) if lower_is_better else expected_max(scores, trials)
+
+
 def ordered(labels: Sequence, order: Sequence) -> list:
     """``labels`` in the order of ``order`` (the order the data were defined in), others after."""
     known = [o for o in order if o in set(labels)]
@@ -203,10 +223,14 @@ def curves(summary: pd.DataFrame, x: str, hue: str, ax=None, bayes: float | None
         ax.axhline(bayes, color="k", ls="--", lw=1, label=f"{bayes_label} ({bayes:.2%})")
     if logx:
         ax.set_xscale("log")
+        values = sorted(data[x].unique())
+        if len(values) <= 6:  # few sizes: label each one, plainly
+            ax.set_xticks(values, [f"{v:,.0f}" for v in values])
+            ax.minorticks_off()
     ax.set_xlabel(xlabel or x.replace("_", " "))
     ax.set_ylabel(ylabel + (" (%)" if percent else ""))
     if percent:
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     ax.grid(alpha=0.3)
     if legend_outside:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)

@@ -350,7 +350,8 @@ def fit(model: nn.Module, task, *, steps: int, batch_size: int = 64, lr: float |
     (means over the steps since the last evaluation), val_loss, val_accuracy, test_loss,
     test_accuracy, test_saturated (fraction of test outputs whose sigmoid passes back less than
     1e-4 of the gradient), selected (True on the row of the checkpoint kept), diverged, seconds
-    (wall time spent training so far, evaluations excluded).
+    (wall time spent training so far, evaluations excluded, shared by the members), members (E,
+    so that seconds / members is one run's share).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -560,7 +561,8 @@ class _Fit:
                     "val_loss": nan_if(row["val_loss"][e]) if has_val else np.nan,
                     "val_accuracy": nan_if(row["val_accuracy"][e]) if has_val else np.nan,
                     "test_loss": nan_if(test[0]), "test_accuracy": nan_if(test[1]), "test_saturated": nan_if(test[2]),
-                    "selected": bool(selected), "diverged": bool(gone), "seconds": row["seconds"]})
+                    "selected": bool(selected), "diverged": bool(gone), "seconds": row["seconds"],
+                    "members": self.members})
         self.model.eval()
         history = pd.DataFrame(model_rows)
         history["train_size"] = history["train_size"].astype("Int64")

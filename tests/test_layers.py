@@ -101,6 +101,17 @@ def test_dense_matches_original_weights():
     torch.testing.assert_close(dense(x), orig(x), rtol=1e-12, atol=1e-12)
 
 
+def test_original_init_draws_the_originals_effective_bias():
+    # The original dense layer averaged an N(0, 1) bias of the weights' shape over in_channels and
+    # in_features; init="original" draws the effective bias from that same law, N(0, 1 / (c * f)).
+    torch.manual_seed(0)
+    dense = layers.DenseSetLinear(16, 40, 25, 50, init="original")
+    effective = original.LinearMultiChannel(16, 40, 25, 50).b.mean(dim=(0, 3))
+    assert dense.b.std().item() == pytest.approx(effective.std().item(), rel=0.1)
+    assert dense.b.std().item() == pytest.approx(1 / (16 * 25) ** 0.5, rel=0.1)
+    assert dense.weights.std().item() == pytest.approx(1.0, rel=0.05)
+
+
 def test_original_init_is_standard_normal_and_default_is_scaled():
     big = layers.PermEquivariantLinear(64, 64, init="original")
     assert abs(big.alpha.std().item() - 1.0) < 0.05

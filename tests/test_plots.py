@@ -29,7 +29,7 @@ def test_compare_intervals_agree_with_holm_decisions():
         assert row["p_holm"] >= row["p"]
     # The raw p-value is the paired t-test's.
     assert table.loc[0, "p"] == pytest.approx(stats.ttest_rel(a, base).pvalue)
-    assert plots.verdict(table.loc[0]).startswith(f"**a** beats **b** by {np.mean(a - base):.1%}")
+    assert plots.verdict(table.loc[0]).startswith(f"**a** beats **b** by {100 * np.mean(a - base):.1f} points")
     assert "cannot be told apart" in plots.verdict(table.loc[1])
 
 
@@ -81,4 +81,11 @@ def test_ranks_and_size_text():
 def test_direction_words():
     assert plots.direction(pd.Series({"significant": True, "mean": 0.1})) == "ahead of"
     assert plots.direction(pd.Series({"significant": True, "mean": -0.1})) == "behind"
-    assert plots.direction(pd.Series({"significant": False, "mean": 0.1})) == "indistinguishable from"
+    assert plots.direction(pd.Series({"significant": False, "mean": 0.1})) == "not separated from"
+
+
+def test_expected_best_minimizes():
+    losses = [0.7, 0.6, 0.65]
+    curve = plots.expected_best(losses, trials=30)
+    assert curve[0] == pytest.approx(np.mean(losses)) and curve[-1] == pytest.approx(0.6, abs=1e-4)
+    assert np.all(np.diff(curve) <= 0)

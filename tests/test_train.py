@@ -22,7 +22,7 @@ def test_history_columns_and_rows():
     h = train.fit(build(), TASK, train_size=100, val_fraction=0.2, **QUICK)
     assert list(h.columns) == ["seed", "member", "lr", "weight_decay", "train_size", "step", "samples_seen", "epoch",
                                "train_loss", "train_accuracy", "grad_norm", "val_loss", "val_accuracy", "test_loss",
-                               "test_accuracy", "test_saturated", "selected", "diverged", "seconds"]
+                               "test_accuracy", "test_saturated", "selected", "diverged", "seconds", "members"]
     assert h.step.tolist() == [20, 40] and h.samples_seen.tolist() == [320, 640]
     assert h.epoch.tolist() == [4.0, 8.0]  # 80 training samples after the validation split
     assert h.selected.sum() == 1 and h.val_accuracy.between(0, 1).all() and (h.grad_norm > 0).all()
