@@ -190,9 +190,20 @@ def catalogue(d: int, width: int = 16, sampled_m=(1, 4, 16, 64), average_max_n: 
     return out
 
 
-def parameter_count(model: nn.Module) -> int:
-    """Trainable parameters of one member (for an ensemble of E, the total divided by E)."""
+def parameter_count(model: nn.Module, effective: bool = True) -> int:
+    """Trainable parameters of one member (for an ensemble of E, the total divided by E).
+
+    effective: count each S_n layer's bias once per output channel. symlib keeps the original
+    notebook's bias array of shape (in_channels, out_channels), of which only the sum over
+    in_channels reaches the output, so (in_channels - 1) * out_channels of its entries are
+    redundant; ``effective=False`` counts them too.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(effective, bool):
+        raise TypeError(f"effective must be a bool, got {effective!r}")
     total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if effective:
+        total -= sum(m.b.numel() - m.b.sum(-2).numel() for m in model.modules()
+                     if isinstance(m, (PermEquivariantLinear, PermInvariantLinear)) and m.b.requires_grad)
     return total // _ensemble_size(model)

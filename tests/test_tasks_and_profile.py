@@ -125,3 +125,13 @@ def test_cost_table_gives_up_on_slow_approaches():
     assert set(table.approach) == {"fast", "slow"}
     assert (table.groupby("approach").n.max() == 3).all()  # both exceed 1 ns, so each is measured once
     assert (table.memory_mb > 0).all()
+
+
+def test_parameter_count_counts_each_bias_once():
+    # deepsets(5, 10): alpha, beta (5x10, 10x10 twice each), read-out alpha (10x1), and one bias per
+    # output channel (10 + 10 + 1): the (in, out) bias arrays only matter through their column sums.
+    model = models.deepsets(5, 10)
+    weights = 2 * 5 * 10 + 2 * 10 * 10 + 10 * 1
+    assert models.parameter_count(model) == weights + 10 + 10 + 1
+    assert models.parameter_count(model, effective=False) == weights + 5 * 10 + 10 * 10 + 10 * 1
+    assert models.parameter_count(models.deepsets(5, 10, ensemble_size=3)) == models.parameter_count(model)
