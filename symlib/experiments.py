@@ -48,7 +48,7 @@ from .files import _check_path, atomic_write, require_writable
 from .layers import INITS, REDUCTIONS, ensemble_size
 from .rng import check_seed
 
-__all__ = ["Config", "pack_key", "grid", "curve_grid", "tune", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
+__all__ = ["Config", "pack_key", "grid", "curve_grid", "tune", "training_seconds", "build_model", "make_task", "run", "run_pack", "sweep", "select", "pack",
            "pack_capacity", "cache_key", "cache_path", "model_path", "load_model", "numeric_source_hash", "symlib_source_hash", "TASKS", "SCHEMA",
            "HISTORY_COLUMNS", "NUMERIC_MODULES", "PER_MEMBER_FIELDS"]
 
@@ -785,3 +785,16 @@ def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = 
         raise RuntimeError("the tested runs did not reproduce their tuning runs (their best validation losses differ "
                            "beyond float rounding)")
     return trials, tested.assign(trials=tested["run"].map(compared))
+
+
+def training_seconds(histories: pd.DataFrame) -> float:
+    """Training time of the runs in ``histories`` (sweep output): each run's share of its pack's
+    training time (seconds at its last evaluation divided by the pack's members), summed. The
+    same whether the runs were trained now or read from the cache."""
+    if not isinstance(histories, pd.DataFrame):
+        raise TypeError(f"histories must be a DataFrame (sweep output), got {type(histories).__name__}")
+    missing = [c for c in ("run", "seconds", "members") if c not in histories.columns]
+    if missing:
+        raise ValueError(f"histories must have the columns run, seconds and members (sweep output), missing {missing}")
+    per_run = histories.groupby("run").agg(seconds=("seconds", "max"), members=("members", "first"))
+    return float((per_run.seconds / per_run.members).sum())

@@ -313,3 +313,11 @@ def test_curve_grid_gives_each_size_its_seeds():
         [(40, s, lr) for s in (0, 1, 2) for lr in (1e-3, 1e-2)] + [(80, 0, lr) for lr in (1e-3, 1e-2)])
     with pytest.raises(ValueError, match="seeds must give the seeds of every size"):
         ex.curve_grid(TINY, [40, 80], {40: [0]})
+
+
+def test_training_seconds_counts_each_runs_share(tmp_path):
+    histories = ex.sweep(ex.grid(TINY, seed=[0, 1, 2]), tmp_path, n_jobs=1)
+    pack_seconds = histories.seconds.max()
+    assert ex.training_seconds(histories) == pytest.approx(pack_seconds)  # one pack of three: three thirds
+    with pytest.raises(ValueError, match="missing"):
+        ex.training_seconds(histories.drop(columns="members"))

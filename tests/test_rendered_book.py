@@ -83,6 +83,7 @@ def test_page_renders_cleanly(page):
     text = re.sub(r"<[^>]+>", " ", dom)
     assert "Traceback (most recent call last)" not in text
     assert not re.search(r"&lt;Figure size \d+", dom), "a figure was printed as text instead of drawn"
+    assert "PosixPath(" not in text, "a cell's last expression (a saved path) was printed"
     assert 'class="output traceback' not in dom and "output error" not in dom
     assert 'class="output stderr' not in dom, "a cell wrote to stderr (a warning or an error)"
     # Math the renderer did not see (e.g. in glued Markdown, which is not parsed as MyST): raw $...$.
