@@ -787,14 +787,19 @@ def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = 
     return trials, tested.assign(trials=tested["run"].map(compared))
 
 
-def training_seconds(histories: pd.DataFrame) -> float:
-    """Training time of the runs in ``histories`` (sweep output): each run's share of its pack's
-    training time (seconds at its last evaluation divided by the pack's members), summed. The
-    same whether the runs were trained now or read from the cache."""
-    if not isinstance(histories, pd.DataFrame):
-        raise TypeError(f"histories must be a DataFrame (sweep output), got {type(histories).__name__}")
-    missing = [c for c in ("run", "seconds", "members") if c not in histories.columns]
-    if missing:
-        raise ValueError(f"histories must have the columns run, seconds and members (sweep output), missing {missing}")
-    per_run = histories.groupby("run").agg(seconds=("seconds", "max"), members=("members", "first"))
+def training_seconds(*histories: pd.DataFrame) -> float:
+    """Training time of the runs in ``histories`` (sweep outputs): each run's share of its pack's
+    training time (seconds at its last evaluation divided by the pack's members), summed over the
+    distinct runs. The same whether the runs were trained now or read from the cache."""
+    columns = ["run", "seconds", "members"]
+    for h in histories:
+        if not isinstance(h, pd.DataFrame):
+            raise TypeError(f"histories must be DataFrames (sweep output), got {type(h).__name__}")
+        missing = [c for c in columns if c not in h.columns]
+        if missing:
+            raise ValueError(f"histories must have the columns run, seconds and members (sweep output), missing {missing}")
+    if not histories:
+        raise ValueError("histories must hold at least one DataFrame, got none")
+    runs = pd.concat([h[columns] for h in histories])
+    per_run = runs.groupby("run").agg(seconds=("seconds", "max"), members=("members", "first"))
     return float((per_run.seconds / per_run.members).sum())
