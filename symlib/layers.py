@@ -19,6 +19,34 @@ it. The book shows that the fix was really a change of initialization scale, and
 the mean also divides each layer's effective learning rate by in_channels; hence the defaults:
 sums with a fan-in scaled initialization (``init="default"``). ``init="original"`` draws N(0, 1)
 as the notebook did.
+
+Pooling. ``pool="sum"`` (the default), ``"mean"`` or ``"max"`` is how the S_n layers pool over the
+*set* (the invariant read-out, and the pooled term of the equivariant layer). It is separate from
+``reduction``, which averages over the *input channels* (the original's fix): a layer may sum over
+channels and take the mean over elements, or any other pair.
+
+Masks (sets of any size). A batch of sets of different sizes is padded to a common length n and
+comes with ``mask: (batch, n)`` bool, True where an element is present. The S_n layers and
+``SetSequential``, and the wrappers of ``symlib.symmetrize``, take it as a keyword:
+``layer(x, mask=mask)``; without it (``mask=None``, the default) they compute exactly what they
+computed before masks existed. A keyword, rather than a carrier object or a tensor subclass, keeps
+every forward a plain function of tensors (``torch.compile(fullgraph=True)`` traces it) and keeps
+``nn.Sequential`` usable: ``SetSequential`` is an ``nn.Sequential`` whose ``forward(x, mask=None)``
+passes ``mask=`` on to the children that declare ``accepts_mask = True`` and calls the others
+(activations, which act entry by entry) on x alone. Under a mask:
+
+* padded slots are replaced by zeros with ``torch.where`` before anything reads them (never a
+  multiplication by the mask: ``0 * NaN`` is NaN), so outputs on present elements and pooled outputs
+  do not depend on the content of padded slots (zeros, 1e30, NaN alike) nor on their position, in
+  the forward and the backward pass;
+* padded slots' outputs are zero (so an activation with f(0) = 0, like ReLU, keeps them zero);
+* pooling runs over present elements only: the mean divides by their count, the max ignores
+  padding, and an empty set (all padding) pools to zero, so a layer on it gives its bias, never NaN;
+* a padded batch gives each set exactly what that set gives alone, unpadded (up to the order of
+  floating-point sums).
+
+``DenseSetLinear`` and ``GroupEquivariantLinear`` have one weight per position (or per orbit of a
+group on a fixed n): their set size is fixed, and a mask is a TypeError naming the layer.
 """
 
 from __future__ import annotations
@@ -28,11 +56,14 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["PermEquivariantLinear", "PermInvariantLinear", "DenseSetLinear", "GroupEquivariantLinear", "ensemble_size",
-           "REDUCTIONS", "INITS"]
+from .groups import check_mask  # shared with symmetrize and data
+
+__all__ = ["PermEquivariantLinear", "PermInvariantLinear", "DenseSetLinear", "GroupEquivariantLinear", "SetSequential",
+           "ensemble_size", "check_mask", "accepts_mask", "REDUCTIONS", "INITS", "POOLS"]
 
 REDUCTIONS = ("sum", "mean")
 INITS = ("default", "original", "scaled_normal")
+POOLS = ("sum", "mean", "max")
 
 
 def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
@@ -80,16 +111,59 @@ def ensemble_size(model: nn.Module) -> int:
     return sizes.pop() if sizes else 1
 
 
-def _pool_scale(set_size: int | None) -> int:
+def _pool_scale(set_size: int | None, pool: str = "sum") -> int:
     """The pooled input is a sum of n elements; after a ReLU their mean is not zero, so the sum
-    grows like n and its weights need an extra 1/n (the default init's only use of set_size)."""
+    grows like n and its weights need an extra 1/n (the default init's only use of set_size).
+    A mean or a max over the set does not grow with n: no extra factor."""
     if set_size is None:
         return 1
-    return _check_positive_int("set_size", set_size)
+    set_size = _check_positive_int("set_size", set_size)
+    return set_size if pool == "sum" else 1
+
+
+def accepts_mask(module: nn.Module) -> bool:
+    """Whether ``module``'s forward takes ``mask=`` (its class sets ``accepts_mask = True``): the
+    S_n layers, ``SetSequential`` and the wrappers of ``symlib.symmetrize``. The fixed-size layers
+    also take the keyword, only to refuse a mask with a TypeError that names them."""
+    return bool(getattr(module, "accepts_mask", False))
+
+
+def _pool_set(x: torch.Tensor, pool: str) -> torch.Tensor:
+    """Pool x (batch, n, c) over the set axis -> (batch, 1, c), unmasked. ("sum" is the original
+    x.sum(dim=1), unchanged.) An empty set (n = 0) pools to zero under every rule."""
+    if pool == "sum":
+        return x.sum(dim=1, keepdim=True)
+    if x.shape[1] == 0:  # a static shape: no data-dependent branching
+        return x.new_zeros(x.shape[0], 1, x.shape[2])
+    if pool == "mean":
+        return x.mean(dim=1, keepdim=True)
+    return x.amax(dim=1, keepdim=True)
+
+
+def _pool_masked(x: torch.Tensor, zeroed: torch.Tensor | None, keep: torch.Tensor, pool: str) -> torch.Tensor:
+    """Pool x (batch, n, c) over its present elements -> (batch, 1, c).
+
+    ``zeroed`` is x with padded slots already replaced by zeros (``torch.where(keep, x, 0)``) or
+    None; ``keep`` is the mask as (batch, n, 1). The mean divides by the number of present elements
+    (at least 1, so an empty set gives 0, not 0/0); the max ignores padded slots by giving them
+    -inf, and an empty set's max (-inf) is replaced by 0. Every replacement is a torch.where, so
+    neither the value nor the gradient ever reads a padded slot's content.
+    """
+    if pool == "max":
+        top = torch.where(keep, x, float("-inf")).amax(dim=1, keepdim=True)
+        return torch.where(keep.any(dim=1, keepdim=True), top, 0)
+    if zeroed is None:
+        zeroed = torch.where(keep, x, 0)
+    total = zeroed.sum(dim=1, keepdim=True)
+    if pool == "sum":
+        return total
+    return total / keep.sum(dim=1, keepdim=True).clamp_min(1).to(x.dtype)
 
 
 class _SetLayer(nn.Module):
     """Shared plumbing: parameter creation and initialization, input validation, the ensemble matmul."""
+
+    accepts_mask = True  # the S_n layers use a mask; the fixed-size layers take the keyword to refuse it
 
     def __init__(self, in_channels: int, out_channels: int, reduction: str, init: str, ensemble_size: int,
                  device=None, dtype=None) -> None:
@@ -181,20 +255,51 @@ class _SetLayer(nn.Module):
             out = torch.baddbmm(bias.unsqueeze(1), x3, w, beta=bias_scale, alpha=scale)
         return out.reshape(eb, m, w.shape[-1])
 
+    def _refuse_mask(self, mask, why: str) -> None:
+        if mask is not None:
+            raise TypeError(f"{type(self).__name__} takes no mask ({why}), got mask={_describe(mask)}; for sets of "
+                            "varying size use the S_n layers PermEquivariantLinear and PermInvariantLinear (e.g. "
+                            "symlib.models.deepsets), which take mask=")
+
     def extra_repr(self) -> str:
         extra = f", ensemble_size={self.ensemble_size}" if self.ensemble_size > 1 else ""
         return f"{self.in_channels}, {self.out_channels}, reduction={self.reduction!r}, init={self.init!r}{extra}"
 
 
-class PermEquivariantLinear(_SetLayer):
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return f"{value!r}"[:60]
+
+
+class _PoolingLayer(_SetLayer):
+    """The S_n layers: a set pooling rule, and masks."""
+
+    def __init__(self, in_channels: int, out_channels: int, reduction: str, init: str, ensemble_size: int,
+                 set_size: int | None, pool: str, device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, reduction, init, ensemble_size, device, dtype)
+        self.pool = _check_choice("pool", pool, POOLS)
+        self.set_size = set_size
+        self._set_scale = _pool_scale(set_size, pool)
+
+    def extra_repr(self) -> str:
+        return (super().extra_repr() + (f", set_size={self.set_size}" if self.set_size is not None else "")
+                + (f", pool={self.pool!r}" if self.pool != "sum" else ""))
+
+
+class PermEquivariantLinear(_PoolingLayer):
     """S_n-equivariant linear layer (DeepSets, Zaheer et al. 2017).
 
-    ``y[:, i] = R(x[:, i] @ alpha + (sum_j x[:, j]) @ beta + sum_c b[c])``, where R is the identity
-    for ``reduction="sum"`` and divides by in_channels for "mean" (the original's averaging). It
-    equals the original ``LinearEquivariant`` for the same parameters, computed with two matmuls
-    instead of a (batch, n, in, out) broadcast.
+    ``y[:, i] = R(x[:, i] @ alpha + P_j(x[:, j]) @ beta + sum_c b[c])``, where P is the pooling over
+    the set (``pool``: "sum", the default, "mean" or "max"), and R is the identity for
+    ``reduction="sum"`` and divides by in_channels for "mean" (the original's averaging over
+    channels, separate from the pooling over elements). With the defaults it equals the original
+    ``LinearEquivariant`` for the same parameters, computed with two matmuls instead of a
+    (batch, n, in, out) broadcast.
 
     x: (batch, n, in_channels) -> (batch, n, out_channels). Any n.
+    mask: optional (batch, n) bool, True = element present (see the module docstring): padded
+    slots are ignored, pooling runs over present elements, and padded outputs are zero.
 
     Initialization: ``init="default"`` is fan-in scaled like nn.Linear (weights uniform in
     +-1/sqrt(in_channels), each bias row in +-1/in_channels so that their channel sum has
@@ -202,51 +307,61 @@ class PermEquivariantLinear(_SetLayer):
     compute the same function at initialization. ``init="original"`` draws N(0, 1).
     ``init="scaled_normal"`` draws N(0, 1) / in_channels: with "sum", exactly the function an
     ``init="original"``, "mean" layer computes at initialization. ``set_size`` (optional, the
-    typical n) shrinks the pooled weights ``beta`` by 1/n in the default init; the layer still
-    accepts sets of any size.
+    typical n) shrinks the pooled weights ``beta`` by 1/n in the default init when ``pool="sum"``
+    (a mean or a max does not grow with n); the layer still accepts sets of any size.
     """
 
     def __init__(self, in_channels: int, out_channels: int, reduction: str = "sum", init: str = "default",
-                 ensemble_size: int = 1, set_size: int | None = None, device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, reduction, init, ensemble_size, device, dtype)
-        self.set_size = set_size
+                 ensemble_size: int = 1, set_size: int | None = None, device=None, dtype=None,
+                 pool: str = "sum") -> None:
+        super().__init__(in_channels, out_channels, reduction, init, ensemble_size, set_size, pool, device, dtype)
         bound = 1 / math.sqrt(in_channels)
         self._param("alpha", in_channels, out_channels, bound=bound)
-        self._param("beta", in_channels, out_channels, bound=bound / _pool_scale(set_size))
+        self._param("beta", in_channels, out_channels, bound=bound / self._set_scale)
         self._param("b", in_channels, out_channels, bound=1 / in_channels)
         self.reset_parameters()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, n, in_channels), mask: None or (batch, n) bool -> (batch, n, out_channels)."""
         self._check_input(x)
-        pooled = self._affine(x.sum(dim=1, keepdim=True), self.beta, self.b.sum(-2))  # (batch, 1, out)
-        return self._affine(x, self.alpha) + pooled
+        if mask is None:
+            pooled = self._affine(_pool_set(x, self.pool), self.beta, self.b.sum(-2))  # (batch, 1, out)
+            return self._affine(x, self.alpha) + pooled
+        keep = check_mask(x, mask).unsqueeze(-1)
+        # Padded slots become zeros before any product reads them: their content (NaN included)
+        # then reaches neither the output nor, through the matmuls' backward, the weights' gradient.
+        x = torch.where(keep, x, 0)
+        pooled = self._affine(_pool_masked(x, x, keep, self.pool), self.beta, self.b.sum(-2))
+        return torch.where(keep, self._affine(x, self.alpha) + pooled, 0)
 
-    def extra_repr(self) -> str:
-        return super().extra_repr() + (f", set_size={self.set_size}" if self.set_size is not None else "")
 
+class PermInvariantLinear(_PoolingLayer):
+    """S_n-invariant linear layer: ``y = R(P_j(x[:, j]) @ alpha + sum_c b[c])``.
 
-class PermInvariantLinear(_SetLayer):
-    """S_n-invariant linear layer: ``y = R((sum_j x[:, j]) @ alpha + sum_c b[c])``.
-
-    x: (batch, n, in_channels) -> (batch, out_channels). (The original ``LinearInvariant`` kept a
-    singleton set axis, (batch, 1, out_channels); the values are the same.) ``reduction``, ``init``
-    and ``set_size`` as in ``PermEquivariantLinear``.
+    P is the pooling over the set (``pool``: "sum", the default, "mean" or "max"); R the channel
+    ``reduction``, as in ``PermEquivariantLinear``. x: (batch, n, in_channels) -> (batch,
+    out_channels). (The original ``LinearInvariant`` kept a singleton set axis, (batch, 1,
+    out_channels); the values are the same.) mask: optional (batch, n) bool, True = present: the
+    pooling runs over present elements only, and an empty set gives the bias. ``reduction``,
+    ``init``, ``set_size`` and ``pool`` as in ``PermEquivariantLinear``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, reduction: str = "sum", init: str = "default",
-                 ensemble_size: int = 1, set_size: int | None = None, device=None, dtype=None) -> None:
-        super().__init__(in_channels, out_channels, reduction, init, ensemble_size, device, dtype)
-        self.set_size = set_size
-        self._param("alpha", in_channels, out_channels, bound=1 / (math.sqrt(in_channels) * _pool_scale(set_size)))
+                 ensemble_size: int = 1, set_size: int | None = None, device=None, dtype=None,
+                 pool: str = "sum") -> None:
+        super().__init__(in_channels, out_channels, reduction, init, ensemble_size, set_size, pool, device, dtype)
+        self._param("alpha", in_channels, out_channels, bound=1 / (math.sqrt(in_channels) * self._set_scale))
         self._param("b", in_channels, out_channels, bound=1 / in_channels)
         self.reset_parameters()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, n, in_channels), mask: None or (batch, n) bool -> (batch, out_channels)."""
         self._check_input(x)
-        return self._affine(x.sum(dim=1, keepdim=True), self.alpha, self.b.sum(-2)).squeeze(1)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + (f", set_size={self.set_size}" if self.set_size is not None else "")
+        if mask is None:
+            pooled = _pool_set(x, self.pool)
+        else:
+            pooled = _pool_masked(x, None, check_mask(x, mask).unsqueeze(-1), self.pool)
+        return self._affine(pooled, self.alpha, self.b.sum(-2)).squeeze(1)
 
 
 class DenseSetLinear(_SetLayer):
@@ -270,7 +385,10 @@ class DenseSetLinear(_SetLayer):
         self._param("b", out_features, out_channels, bound=bound, reduced=False)
         self.reset_parameters()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, in_features, in_channels) -> (batch, out_features, out_channels). No mask."""
+        self._refuse_mask(mask, f"it has weights for each of its in_features={self.in_features} positions, so the "
+                                "set size is fixed")
         self._check_input(x, n=self.in_features)
         batch = x.shape[0]
         flat = x.reshape(batch, 1, self.in_features * self.in_channels)
@@ -337,7 +455,10 @@ class GroupEquivariantLinear(_SetLayer):
         w = w.movedim(-4, -2)  # (..., n^k, in, n^l, out)
         return w.flatten(-4, -3).flatten(-2, -1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, *(n,) * in_order, in_channels) -> (batch, *(n,) * out_order, out_channels). No mask."""
+        self._refuse_mask(mask, f"its orbit bases fix the set size to the group's n={self.n}: a group other than "
+                                "S_n has no meaning on a set whose size varies")
         expected = (self.n,) * self.in_order + (self.in_channels,)
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
@@ -356,3 +477,36 @@ class GroupEquivariantLinear(_SetLayer):
         extra = f", ensemble_size={self.ensemble_size}" if self.ensemble_size > 1 else ""
         return (f"{self.group.name}, {self.in_channels}, {self.out_channels}, in_order={self.in_order}, "
                 f"out_order={self.out_order}, init={self.init!r}{extra}")
+
+
+class SetSequential(nn.Sequential):
+    """An ``nn.Sequential`` that passes ``mask=`` on to the children that take one.
+
+    ``forward(x, mask=None)``: without a mask it is ``nn.Sequential.forward`` (same numbers). With
+    a mask (batch, n) bool, True = present, each child that declares ``accepts_mask = True`` (the
+    S_n layers, nested ``SetSequential``s, the wrappers of ``symlib.symmetrize``) is called as
+    ``child(x, mask=mask)`` and every other child as ``child(x)``: right for activations and any
+    module that acts on each element (or entry) on its own, since the next masked layer ignores
+    what they make of padded slots. A child that mixes elements must take the mask itself: one
+    that does not, but holds mask-taking layers inside (a plain ``nn.Sequential`` of S_n layers, say),
+    is a TypeError naming it rather than a silently unmasked sub-network. The fixed-size layers
+    (``DenseSetLinear``, ``GroupEquivariantLinear``) receive the mask and refuse it with a TypeError
+    that names them.
+    """
+
+    accepts_mask = True
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, n, channels), mask: None or (batch, n) bool -> the last child's output."""
+        if mask is None:
+            return super().forward(x)
+        for module in self:
+            if accepts_mask(module):
+                x = module(x, mask=mask)
+            else:
+                if any(accepts_mask(m) for m in module.modules()):
+                    raise TypeError(f"SetSequential cannot pass mask= to {type(module).__name__}, which takes no "
+                                    f"mask but holds layers that do: got a mask of shape {tuple(mask.shape)}; build "
+                                    "it as a SetSequential (or give it accepts_mask and a mask keyword)")
+                x = module(x)
+        return x
