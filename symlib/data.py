@@ -303,7 +303,7 @@ def trim_padding(x: torch.Tensor, mask: torch.Tensor,
     and (batch, L). Sets whose present elements are not already their first slots are reordered
     (stably: present elements keep their relative order). This reads the mask's values, once per
     batch: call it on the data side, outside a compiled model, which then sees only a few shapes
-    (one compilation per bucket length).
+    (one compilation per bucket length). The results are contiguous.
     """
     if not isinstance(x, torch.Tensor) or x.ndim != 3:
         raise ValueError(f"x must be a tensor of shape (batch, n, c), got {getattr(x, 'shape', type(x).__name__)}")
@@ -330,7 +330,9 @@ def trim_padding(x: torch.Tensor, mask: torch.Tensor,
     if length > n:  # a bucket longer than the batch: pad with absent slots
         x = torch.cat([x, x.new_zeros(x.shape[0], length - n, x.shape[2])], dim=1)
         mask = torch.cat([mask, mask.new_zeros(mask.shape[0], length - n)], dim=1)
-    return x[:, :length], mask[:, :length]
+    # Contiguous: a slice keeps the strides of the batch it came from, and a compiled model guards on
+    # strides, so a bucket would be compiled again for every padded length it was cut from.
+    return x[:, :length].contiguous(), mask[:, :length].contiguous()
 
 
 def _as_covariance(cov, size: int) -> torch.Tensor:
