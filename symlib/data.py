@@ -305,8 +305,10 @@ def trim_padding(x: torch.Tensor, mask: torch.Tensor,
     batch: call it on the data side, outside a compiled model, which then sees only a few shapes
     (one compilation per bucket length). The results are contiguous.
     """
-    if not isinstance(x, torch.Tensor) or x.ndim != 3:
-        raise ValueError(f"x must be a tensor of shape (batch, n, c), got {getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape (batch, n, c), got {type(x).__name__}")
+    if x.ndim != 3:
+        raise ValueError(f"x must be a tensor of shape (batch, n, c), got shape {tuple(x.shape)}")
     check_mask(x, mask)
     n = x.shape[1]
     if lengths is not None:

@@ -87,9 +87,10 @@ def _check_masked(wrapper: nn.Module, x: torch.Tensor, mask, group: PermutationG
                         f"elements of a set whose size varies (a rotation of a padded ring is not a rotation of the "
                         f"set); got a mask with group={group.name}; use symlib.groups.symmetric({group.n})")
     if not accepts_mask(wrapper.model):
-        raise TypeError(f"{name} was given a mask but its model ({type(wrapper.model).__name__}) takes none: wrap a "
-                        "model built with symlib.layers.SetSequential (e.g. symlib.models.deepsets) or one whose "
-                        "class sets accepts_mask = True")
+        got = f"a mask of shape {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else f"mask={mask!r:.40}"
+        raise TypeError(f"{name} was given a mask, but its model ({type(wrapper.model).__name__}) takes none: got "
+                        f"{got}; the model must take mask= (build it with symlib.layers.SetSequential, e.g. "
+                        "symlib.models.deepsets, or give its class accepts_mask = True and a mask keyword)")
     return check_mask(x, mask)
 
 
