@@ -152,10 +152,15 @@ class _Padding:
     empty set, in one add).
     """
 
-    def __init__(self, mask: torch.Tensor) -> None:
+    def __init__(self, mask: torch.Tensor, known: str = "raw", made: dict | None = None) -> None:
         self.mask = mask
         self.keep = mask.unsqueeze(-1)
-        self._made: dict = {}
+        self.known = known  # what the padded slots of the x it goes with hold (see _PoolingLayer)
+        self._made: dict = {} if made is None else made
+
+    def seen_as(self, known: str) -> "_Padding":
+        """The same mask (and the tensors made from it) for an x whose padded slots hold ``known``."""
+        return _Padding(self.mask, known, self._made)
 
     def _get(self, name: str, dtype: torch.dtype, make):
         key = (name, dtype)
@@ -313,11 +318,13 @@ def _describe(value) -> str:
 class _PoolingLayer(_SetLayer):
     """The S_n layers: a set pooling rule, and masks.
 
-    ``_forward_masked(x, padding, known)`` is the masked forward after the checks. ``known`` is
-    what x's padded slots hold: "raw" (anything: they are zeroed with a where first), "zeroed"
-    (exact zeros: the output of an S_n equivariant layer, through activations with f(0) = 0) or
-    "nonnegative" (exact zeros, and x >= 0: through a ReLU). ``SetSequential`` tracks it, which
-    saves re-zeroing every hidden activation, and hiding the padding from a max after a ReLU.
+    Their forward takes as ``mask`` a bool tensor or, from ``SetSequential``, a ``_Padding``: the
+    mask already checked, the tensors made from it, and what x's padded slots are known to hold
+    (``known``): "raw" (anything: they are zeroed with a where first), "zeroed" (exact zeros: the
+    output of an S_n equivariant layer, through activations with f(0) = 0) or "nonnegative" (exact
+    zeros, and x >= 0: through a ReLU). ``SetSequential`` tracks it, which saves re-zeroing every
+    hidden activation, and hiding the padding from a max after a ReLU. (Through the module's call,
+    so hooks see every layer.)
     """
 
     zeroes_padding = False  # whether the masked output has exact zeros in padded slots (a set output)
@@ -376,15 +383,12 @@ class PermEquivariantLinear(_PoolingLayer):
         if mask is None:
             pooled = self._affine(_pool_set(x, self.pool), self.beta, self.b.sum(-2))  # (batch, 1, out)
             return self._affine(x, self.alpha) + pooled
-        return self._forward_masked(x, _Padding(check_mask(x, mask)), "raw")
-
-    def _forward_masked(self, x: torch.Tensor, padding: _Padding, known: str) -> torch.Tensor:
-        """``known``: what x's padded slots are known to hold (see ``_PoolingLayer``)."""
-        if known == "raw":
+        padding = mask if isinstance(mask, _Padding) else _Padding(check_mask(x, mask))
+        if padding.known == "raw":
             # Padded slots become zeros before anything reads them (torch.where: their content, NaN
             # included, then reaches neither the output nor, through the backward, any gradient).
             x = torch.where(padding.keep, x, 0)
-        pooled = self._affine(_pool_masked(x, padding, self.pool, known == "nonnegative"), self.beta,
+        pooled = self._affine(_pool_masked(x, padding, self.pool, padding.known == "nonnegative"), self.beta,
                               self.b.sum(-2))  # (batch, 1, out)
         # Padded rows of x @ alpha are exact zeros, and the pooled term goes to present rows only:
         # padded outputs are exact zeros. The mask multiplies the pooled term, which is computed
@@ -417,13 +421,10 @@ class PermInvariantLinear(_PoolingLayer):
         self._check_input(x)
         if mask is None:
             return self._affine(_pool_set(x, self.pool), self.alpha, self.b.sum(-2)).squeeze(1)
-        return self._forward_masked(x, _Padding(check_mask(x, mask)), "raw")
-
-    def _forward_masked(self, x: torch.Tensor, padding: _Padding, known: str) -> torch.Tensor:
-        """``known``: what x's padded slots are known to hold (see ``_PoolingLayer``)."""
-        if known == "raw":
+        padding = mask if isinstance(mask, _Padding) else _Padding(check_mask(x, mask))
+        if padding.known == "raw":
             x = torch.where(padding.keep, x, 0)  # the only read of padded content: a where, NaN-safe
-        pooled = _pool_masked(x, padding, self.pool, known == "nonnegative")
+        pooled = _pool_masked(x, padding, self.pool, padding.known == "nonnegative")
         return self._affine(pooled, self.alpha, self.b.sum(-2)).squeeze(1)
 
 
@@ -579,12 +580,11 @@ class SetSequential(nn.Sequential):
         padding, known = None, "raw"  # what x's padded slots hold (see _PoolingLayer)
         for module in self:
             if isinstance(module, _PoolingLayer):
-                module._check_input(x)
                 if padding is None:
-                    padding = _Padding(check_mask(x, mask))
+                    padding = _Padding(check_mask(x, mask)) if isinstance(x, torch.Tensor) and x.ndim > 1 else mask
                 elif tuple(x.shape[:2]) != tuple(mask.shape):  # a child between changed the batch or the set
                     check_mask(x, mask)
-                x = module._forward_masked(x, padding, known)
+                x = module(x, mask=padding.seen_as(known) if isinstance(padding, _Padding) else padding)
                 known = "zeroed" if module.zeroes_padding else "raw"
             elif accepts_mask(module):
                 x = module(x, mask=mask)

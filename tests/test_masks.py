@@ -605,3 +605,45 @@ def test_fit_on_mixed_sizes_learns_and_evaluate_takes_the_mask():
     # The padding's content does not matter to the scores either.
     x[~mask] = math.nan
     assert train.evaluate(model, x, y, mask=mask).accuracy.item() == scored.accuracy.item()
+
+
+@pytest.mark.parametrize("pool", POOLS)
+@pytest.mark.parametrize("activation", [nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.Identity, nn.ReLU6, nn.Softplus])
+def test_set_sequential_shortcuts_change_no_number(activation, pool):
+    # SetSequential skips re-zeroing padded slots it knows are zeros (and masking a max after a ReLU);
+    # the same layers called one by one, each zeroing its input with a where, give the same outputs to
+    # the bit, and the same gradients (to the last ulp only: an upstream gradient that is a broadcast
+    # in one path and a where's output in the other sends GELU's backward down another kernel loop).
+    torch.manual_seed(0)
+    net = layers.SetSequential(layers.PermEquivariantLinear(C, 4, pool=pool), activation(),
+                               layers.PermEquivariantLinear(4, 4, pool=pool), activation(), nn.Dropout(0.0),
+                               layers.PermInvariantLinear(4, 2, pool=pool)).double()
+    x, mask, _ = pad(the_sets([3, 0, 6, 1]), fill="nan", layout="scattered")
+    results = []
+    for chained in (True, False):
+        for p in net.parameters():
+            p.grad = None
+        h = x
+        if chained:
+            h = net(h, mask=mask)
+        else:
+            for module in net:
+                h = module(h, mask=mask) if layers.accepts_mask(module) else module(h)
+        h.pow(2).sum().backward()
+        results.append([h.detach()] + [p.grad.clone() for p in net.parameters()])
+    assert torch.equal(results[0][0], results[1][0])
+    for a, b in zip(results[0][1:], results[1][1:]):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-15)
+
+
+def test_set_sequential_calls_every_child_through_its_hooks():
+    # The masked path calls each child as a module (never a private method behind its back), so forward
+    # hooks (activation_scales, profilers) see every layer, with or without a mask.
+    net = built(deepsets("max"))
+    seen = []
+    for i, module in enumerate(net):
+        module.register_forward_hook(lambda mod, inp, out, i=i: seen.append(i))
+    x, mask, _ = pad(the_sets(), fill="nan")
+    net(x, mask=mask)
+    net(x)
+    assert seen == list(range(len(net))) * 2
