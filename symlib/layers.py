@@ -35,11 +35,13 @@ every forward a plain function of tensors (``torch.compile(fullgraph=True)`` tra
 passes ``mask=`` on to the children that declare ``accepts_mask = True`` and calls the others
 (activations, which act entry by entry) on x alone. Under a mask:
 
-* padded slots are replaced by zeros with ``torch.where`` before anything reads them (never a
-  multiplication by the mask: ``0 * NaN`` is NaN), so outputs on present elements and pooled outputs
-  do not depend on the content of padded slots (zeros, 1e30, NaN alike) nor on their position, in
-  the forward and the backward pass;
-* padded slots' outputs are zero (so an activation with f(0) = 0, like ReLU, keeps them zero);
+* the content of padded slots is read once, by a ``torch.where`` that replaces it with zeros
+  (never multiplied by the mask: ``0 * NaN`` is NaN), so outputs on present elements and pooled
+  outputs do not depend on it (zeros, 1e30, NaN alike) nor on the slots' position, in the forward
+  and the backward pass; later products with the mask (the pooled term sent to present rows only)
+  touch numbers computed from present elements alone;
+* padded slots' outputs are zero (so an activation with f(0) = 0, like ReLU, keeps them zero, and
+  ``SetSequential`` then spares the next layer its where: see its docstring for the cost);
 * pooling runs over present elements only: the mean divides by their count, the max ignores
   padding, and an empty set (all padding) pools to zero, so a layer on it gives its bias, never NaN;
 * a padded batch gives each set exactly what that set gives alone, unpadded (up to the order of
@@ -147,9 +149,8 @@ class _Padding:
 
     keep: the mask as (batch, n, 1) bool; ``weights(dtype)``: the same as 0/1 numbers;
     ``counts(dtype)``: present elements per set, at least 1 (an empty set's mean is 0, not 0/0);
-    ``hide(dtype)``: 0 where present, -inf where padded, except an empty set's first slot, 0 (so
-    that a max over zeroed slots plus ``hide`` is the max over present elements, and 0 for an
-    empty set, in one add).
+    ``hide(dtype)``: 0 where present, -inf where padded (the log of the 0/1 weights: one op);
+    ``nonempty``: (batch, 1, 1) bool, whether a set has a present element.
     """
 
     def __init__(self, mask: torch.Tensor, known: str = "raw", made: dict | None = None) -> None:
@@ -175,11 +176,11 @@ class _Padding:
         return self._get("counts", dtype, lambda: self.keep.sum(dim=1, keepdim=True).clamp_min(1).to(dtype))
 
     def hide(self, dtype: torch.dtype) -> torch.Tensor:
-        def make():
-            first = torch.arange(self.keep.shape[1], device=self.keep.device).view(1, -1, 1) == 0
-            shown = self.keep | (first & ~self.keep.any(dim=1, keepdim=True))
-            return torch.zeros(self.keep.shape, dtype=dtype, device=self.keep.device).masked_fill(~shown, float("-inf"))
-        return self._get("hide", dtype, make)
+        return self._get("hide", dtype, lambda: self.weights(dtype).log())
+
+    @property
+    def nonempty(self) -> torch.Tensor:
+        return self._get("nonempty", torch.bool, lambda: self.keep.any(dim=1, keepdim=True))
 
 
 def _pool_masked(x: torch.Tensor, padding: _Padding, pool: str, nonnegative: bool = False) -> torch.Tensor:
@@ -189,14 +190,16 @@ def _pool_masked(x: torch.Tensor, padding: _Padding, pool: str, nonnegative: boo
     the output of a masked equivariant layer). The sum is then the plain sum; the mean divides it
     by the number of present elements (at least 1, so an empty set gives 0, not 0/0); the max adds
     -inf to padded slots (0 + -inf: no padded content is read, so no inf - inf or NaN can arise),
-    and an empty set's max is 0. ``nonnegative``: x >= 0 (a ReLU's output); then the padded zeros
+    and an empty set's max (-inf) becomes 0. ``nonnegative``: x >= 0 (a ReLU's output); then the padded zeros
     cannot exceed the max of a non-empty set, and are an empty set's max: the plain max is exact
     (a present element tied with them at 0 is a ReLU's zero, whose gradient the ReLU stops anyway).
     """
     if x.shape[1] == 0:  # no slots at all (a static shape): every rule gives 0
         return x.new_zeros(x.shape[0], 1, x.shape[2])
     if pool == "max":
-        return (x if nonnegative else x + padding.hide(x.dtype)).amax(dim=1, keepdim=True)
+        if nonnegative:
+            return x.amax(dim=1, keepdim=True)
+        return torch.where(padding.nonempty, (x + padding.hide(x.dtype)).amax(dim=1, keepdim=True), 0)
     total = x.sum(dim=1, keepdim=True)
     if pool == "sum":
         return total
