@@ -190,9 +190,10 @@ def _pool_masked(x: torch.Tensor, padding: _Padding, pool: str, nonnegative: boo
     the output of a masked equivariant layer). The sum is then the plain sum; the mean divides it
     by the number of present elements (at least 1, so an empty set gives 0, not 0/0); the max adds
     -inf to padded slots (0 + -inf: no padded content is read, so no inf - inf or NaN can arise),
-    and an empty set's max (-inf) becomes 0. ``nonnegative``: x >= 0 (a ReLU's output); then the padded zeros
-    cannot exceed the max of a non-empty set, and are an empty set's max: the plain max is exact
-    (a present element tied with them at 0 is a ReLU's zero, whose gradient the ReLU stops anyway).
+    and an empty set's max (-inf) becomes 0. ``nonnegative``: x >= 0 (a ReLU's output); then the
+    padded zeros cannot exceed the max of a non-empty set, and are an empty set's max: the plain
+    max is exact (a present element tied with them at 0 is a ReLU's zero, whose gradient the ReLU
+    stops anyway).
     """
     if x.shape[1] == 0:  # no slots at all (a static shape): every rule gives 0
         return x.new_zeros(x.shape[0], 1, x.shape[2])

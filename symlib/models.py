@@ -173,7 +173,7 @@ def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetri
         return model
     # One flat Sequential where the model is one, so its layers stay direct children (activation_scales);
     # a SetSequential, so that a mask still reaches them.
-    return SetSequential(*model, nn.Sigmoid()) if isinstance(model, nn.Sequential) else SetSequential(model, nn.Sigmoid())
+    return SetSequential(*(model if isinstance(model, nn.Sequential) else [model]), nn.Sigmoid())
 
 
 def catalogue(d: int, width: int = 16, sampled_m=(1, 4, 16, 64), average_max_n: int = 6) -> dict:
