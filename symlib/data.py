@@ -5,26 +5,34 @@ equally likely (var0 = 1.0 and var1 = 0.8 in the study). The sum of squares T = 
 sufficient statistic and T / var_y ~ chi^2(n d), so the Bayes-optimal classifier is a threshold
 on T and its accuracy is exact (``bayes_accuracy``). Batches are drawn whole, in one call.
 
+``VariableSizeVarianceTask``: the same task with the set size drawn per sample, n ~ U{n_min..n_max}.
+Its batches are padded to n_max and come with a mask, ``sample -> (x, mask, y)``; given n the
+optimum is the fixed-size one, so its accuracy is exact too: the average over n of
+``bayes_accuracy(n, d)`` (``bayes_accuracy_by_size`` gives each term; it rises with n).
+
 ``GaussianCovarianceTask`` (and ``ring_task``, ``pair_task``): class 1 has a structured covariance;
 the optimum is a quadratic discriminant whose accuracy is estimated by Monte Carlo.
 
-Every task samples ``x: (batch, n, d)`` and ``y: (batch,)`` in its ``dtype`` (float32 by default;
-any real floating dtype), and ``sample(0)`` gives empty tensors of those shapes.
+Every fixed-size task samples ``x: (batch, n, d)`` and ``y: (batch,)`` in its ``dtype`` (float32 by
+default; any real floating dtype), and ``sample(0)`` gives empty tensors of those shapes. A masked
+task (``masked = True``) samples ``(x, mask, y)``, mask (batch, n) bool, True = element present.
+``trim_padding`` cuts a padded batch down to its longest set, or to one of a few bucket lengths.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from scipy import stats
 
-from .groups import _check_int, _generator_from, _short, check_seed
+from .groups import _check_int, _generator_from, _short, check_mask, check_seed
 
-__all__ = ["GaussianVarianceTask", "GaussianCovarianceTask", "ring_task", "pair_task", "bayes_accuracy", "bayes_predict",
-           "bayes_threshold"]
+__all__ = ["GaussianVarianceTask", "VariableSizeVarianceTask", "GaussianCovarianceTask", "ring_task", "pair_task",
+           "bayes_accuracy", "bayes_predict", "bayes_threshold", "trim_padding"]
 
 # randn's draws stay below this many standard deviations (float32 Box-Muller peaks near 5.7), so a
 # std whose multiple by it is finite in the task's dtype cannot overflow it.
@@ -71,7 +79,8 @@ def _check_batch_size(batch_size) -> int:
     return _check_int("batch_size", batch_size, minimum=0)
 
 
-def _check_x(x, n: int | None = None, d: int | None = None) -> torch.Tensor:
+def _check_x(x, n: int | None = None, d: int | None = None, mask=None) -> torch.Tensor:
+    """x (batch, n, d), real floating, finite; with a mask, finite where present (padding is ignored)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor of shape (batch, n, d), got {type(x).__name__}")
     if not x.is_floating_point():
@@ -80,8 +89,10 @@ def _check_x(x, n: int | None = None, d: int | None = None) -> torch.Tensor:
         raise ValueError(f"x must be a tensor of shape (batch, n, d), got shape {tuple(x.shape)}")
     if n is not None and tuple(x.shape[1:]) != (n, d):
         raise ValueError(f"x must have shape (batch, {n}, {d}), got {tuple(x.shape)}")
-    if x.numel() and not bool(torch.isfinite(x).all()):
-        raise ValueError("x must be finite, got NaN or infinite entries")
+    present = x if mask is None else torch.where(check_mask(x, mask).unsqueeze(-1), x, 0)
+    if x.numel() and not bool(torch.isfinite(present).all()):
+        raise ValueError(f"x must be finite{' where mask is True' if mask is not None else ''}, got NaN or "
+                         "infinite entries")
     return x
 
 
@@ -131,16 +142,22 @@ def bayes_accuracy(n: int, d: int, var0: float = 1.0, var1: float = 0.8) -> floa
     return float(1.0 - error)
 
 
-def bayes_predict(x: torch.Tensor, var0: float = 1.0, var1: float = 0.8) -> torch.Tensor:
+def bayes_predict(x: torch.Tensor, var0: float = 1.0, var1: float = 0.8,
+                  mask: torch.Tensor | None = None) -> torch.Tensor:
     """The optimal classifier's logit, log p(x | y=1) - log p(x | y=0).
 
     x: (batch, n, d), real floating, finite -> (batch,) in x's dtype, computed in float64.
-    Positive means class 1 is more likely.
+    Positive means class 1 is more likely. mask: optional (batch, n) bool, True = present: each
+    set is its present elements (k of them, k d degrees of freedom); padded slots are not read.
     """
     var0, var1 = _check_variances(var0, var1)
-    x = _check_x(x)
-    dof = x.shape[1] * x.shape[2]
-    t = x.double().pow(2).sum(dim=(1, 2))
+    x = _check_x(x, mask=mask)
+    if mask is None:
+        dof = x.shape[1] * x.shape[2]
+        t = x.double().pow(2).sum(dim=(1, 2))
+    else:
+        dof = mask.sum(dim=1).double() * x.shape[2]
+        t = torch.where(mask.unsqueeze(-1), x.double(), 0).pow(2).sum(dim=(1, 2))
     # (1/var0 - 1/var1), arranged so that tiny variances do not give inf - inf.
     slope = ((var1 - var0) / var0) / var1
     return (0.5 * dof * (math.log(var0) - math.log(var1)) + 0.5 * t * slope).to(x.dtype)
@@ -205,6 +222,119 @@ class GaussianVarianceTask(_BinarySetTask):
     def bayes_predict(self, x: torch.Tensor) -> torch.Tensor:
         """The optimal logit. x: (batch, n, d) with this task's n and d -> (batch,) in x's dtype."""
         return bayes_predict(_check_x(x, self.n, self.d), self.var0, self.var1)
+
+
+class VariableSizeVarianceTask(_BinarySetTask):
+    """The variance task with a set size drawn per sample: n ~ U{n_min, ..., n_max}, then n points
+    in R^d from N(0, var_y I), label y ~ Bernoulli(1/2).
+
+    n_min, n_max: ints with 1 <= n_min <= n_max; d: an int >= 1; var0, var1: positive finite;
+    dtype: a real floating dtype (default float32). ``sample(batch)`` returns ``(x, mask, y)``:
+    x (batch, n_max, d) with each set in its first n slots and zeros after, mask (batch, n_max)
+    bool, True = present, and y (batch,) in {0, 1} in dtype. Given n the sufficient statistic and
+    the optimum are the fixed-size task's, so ``bayes_accuracy()`` is exact: the mean over the
+    n_max - n_min + 1 equally likely sizes of ``bayes_accuracy(n, d)``.
+    """
+
+    masked = True
+
+    def __init__(self, n_min: int = 5, n_max: int = 20, d: int = 5, var0: float = 1.0, var1: float = 0.8,
+                 dtype: torch.dtype = torch.float32) -> None:
+        self.n_min = _check_int("n_min", n_min, minimum=1)
+        self.n_max = _check_int("n_max", n_max, minimum=1)
+        if self.n_max < self.n_min:
+            raise ValueError(f"n_max must be at least n_min={self.n_min}, got n_max={self.n_max}")
+        self.d = _check_int("d", d, minimum=1)
+        self.n = self.n_max  # the padded length, what a model sees
+        self.var0, self.var1 = _check_variances(var0, var1)
+        self.dtype = _check_dtype(dtype)
+        for name, var in (("var0", self.var0), ("var1", self.var1)):
+            _check_std_fits(math.sqrt(var), self.dtype, name)
+
+    def __repr__(self) -> str:
+        extra = "" if self.dtype == torch.float32 else f", dtype={self.dtype}"
+        return (f"VariableSizeVarianceTask(n_min={self.n_min}, n_max={self.n_max}, d={self.d}, var0={self.var0}, "
+                f"var1={self.var1}{extra})")
+
+    @property
+    def sizes(self) -> range:
+        """The set sizes, each drawn with probability 1 / len(sizes)."""
+        return range(self.n_min, self.n_max + 1)
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None, *,
+               seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A padded batch: x (batch_size, n_max, d), mask (batch_size, n_max) bool, y (batch_size,).
+
+        batch_size: an int >= 0. Draws (labels, then sizes, then points, each in one call) from
+        ``generator``, or from a new generator seeded with ``seed``, or from torch's global one.
+        """
+        return super().sample(batch_size, generator, seed=seed)
+
+    def _draw(self, batch_size, generator, dtype):
+        y = self._labels(batch_size, generator).to(dtype)
+        sizes = torch.randint(self.n_min, self.n_max + 1, (batch_size,), generator=generator)
+        std = torch.where(y.bool(), torch.tensor(math.sqrt(self.var1), dtype=dtype),
+                          torch.tensor(math.sqrt(self.var0), dtype=dtype))
+        draw_dtype = dtype if dtype in (torch.float32, torch.float64) else torch.float32
+        x = torch.randn(batch_size, self.n_max, self.d, generator=generator, dtype=draw_dtype).to(dtype)
+        mask = torch.arange(self.n_max) < sizes[:, None]
+        return torch.where(mask.unsqueeze(-1), x * std[:, None, None], 0), mask, y
+
+    def bayes_accuracy_by_size(self) -> dict[int, float]:
+        """The exact optimum at each set size n (``bayes_accuracy(n, d, var0, var1)``): {n: accuracy}."""
+        return {n: bayes_accuracy(n, self.d, self.var0, self.var1) for n in self.sizes}
+
+    def bayes_accuracy(self) -> float:
+        """The exact optimum over the mixture of sizes: the mean of ``bayes_accuracy_by_size``."""
+        by_size = self.bayes_accuracy_by_size()
+        return math.fsum(by_size.values()) / len(by_size)
+
+    def bayes_predict(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The optimal logit. x: (batch, n_max, d), mask: (batch, n_max) bool -> (batch,) in x's dtype."""
+        return bayes_predict(_check_x(x, self.n_max, self.d, mask), self.var0, self.var1, mask=mask)
+
+
+def trim_padding(x: torch.Tensor, mask: torch.Tensor,
+                 lengths: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut a padded batch down: present elements first, then as few padded slots as the longest
+    set needs, or as the smallest of ``lengths`` (buckets) that holds it.
+
+    x: (batch, n, c), mask: (batch, n) bool, True = present -> (x', mask') of shapes (batch, L, c)
+    and (batch, L). Sets whose present elements are not already their first slots are reordered
+    (stably: present elements keep their relative order). This reads the mask's values, once per
+    batch: call it on the data side, outside a compiled model, which then sees only a few shapes
+    (one compilation per bucket length). The results are contiguous.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape (batch, n, c), got {type(x).__name__}")
+    if x.ndim != 3:
+        raise ValueError(f"x must be a tensor of shape (batch, n, c), got shape {tuple(x.shape)}")
+    check_mask(x, mask)
+    n = x.shape[1]
+    if lengths is not None:
+        if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
+            raise TypeError(f"lengths must be a non-empty sequence of ints (bucket lengths), got {_short(lengths)}")
+        lengths = sorted(_check_int(f"lengths[{i}]", v, minimum=0) for i, v in enumerate(lengths))
+    counts = mask.sum(dim=1)
+    longest = int(counts.max()) if len(counts) else 0
+    if lengths is None:
+        length = longest
+    else:
+        fits = [v for v in lengths if v >= longest]
+        if not fits:
+            raise ValueError(f"lengths must include a bucket of at least the longest set ({longest} elements), got "
+                             f"{lengths}")
+        length = fits[0]
+    if not bool((mask[:, :length].sum(dim=1) == counts).all()):  # some present element lies beyond the cut
+        order = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)
+        x = torch.gather(x, 1, order.unsqueeze(-1).expand_as(x))
+        mask = torch.gather(mask, 1, order)
+    if length > n:  # a bucket longer than the batch: pad with absent slots
+        x = torch.cat([x, x.new_zeros(x.shape[0], length - n, x.shape[2])], dim=1)
+        mask = torch.cat([mask, mask.new_zeros(mask.shape[0], length - n)], dim=1)
+    # Contiguous: a slice keeps the strides of the batch it came from, and a compiled model guards on
+    # strides, so a bucket would be compiled again for every padded length it was cut from.
+    return x[:, :length].contiguous(), mask[:, :length].contiguous()
 
 
 def _as_covariance(cov, size: int) -> torch.Tensor:

@@ -47,6 +47,7 @@ __all__ = [
     "inverse",
     "check_perm",
     "check_generator",
+    "check_mask",
     "check_seed",
     "symmetric",
     "alternating",
@@ -128,6 +129,30 @@ def _check_integer_tensor(name: str, t) -> torch.Tensor:
     if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
         raise TypeError(f"{name} must hold integers (dtype torch.long), got dtype {t.dtype}")
     return t
+
+
+def check_mask(x: torch.Tensor, mask) -> torch.Tensor:
+    """Check a mask against its batch (shapes, dtype and device only, no look at the values, so it
+    compiles with fullgraph) and return it.
+
+    x: (batch, n, ...); mask: (batch, n) bool, True = element present. A wrong shape, a batch that
+    does not match x, a non-bool dtype or another device is a ValueError naming ``mask``, with the
+    expected and the received shape; a mask that is not a tensor is a TypeError.
+    """
+    expected = tuple(x.shape[:2])
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a bool torch.Tensor of shape (batch, n) = {expected} (True = element "
+                        f"present), got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise ValueError(f"mask must be a bool tensor of shape (batch, n) = {expected} (True = element present), "
+                         f"got dtype {mask.dtype} (shape {tuple(mask.shape)}); compare a 0/1 tensor with 0 "
+                         f"(mask != 0) to make one")
+    if tuple(mask.shape) != expected:
+        raise ValueError(f"mask must have shape (batch, n) = {expected} to match x of shape {tuple(x.shape)}, got "
+                         f"shape {tuple(mask.shape)}")
+    if mask.device != x.device:
+        raise ValueError(f"mask must be on x's device {x.device}, got a mask on {mask.device}")
+    return mask
 
 
 def check_perm(perm: torch.Tensor, n: int | None = None, name: str = "perm") -> torch.Tensor:

@@ -21,6 +21,13 @@ canonical      coordinates (dim -1), not the set, so it is not invariant to perm
 
 ``catalogue(d, width, ...)`` gives every approach as a function of the set size n, for measuring
 costs as n grows.
+
+Sets of any size. The networks are ``symlib.layers.SetSequential``s (an ``nn.Sequential`` whose
+forward also takes ``mask=``), so ``model(x, mask=mask)`` with mask (batch, n) bool, True =
+present, reaches every layer: ``deepsets`` (and the wrappers around it) handle padded batches of
+sets of mixed sizes exactly; the dense and orbit networks have a fixed set size and refuse a
+mask with a TypeError naming their first layer. Without a mask every model computes what it did
+before masks existed.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from torch import nn
 
 from . import groups as groups_mod
 from . import symmetrize
-from .layers import REDUCTIONS, DenseSetLinear, GroupEquivariantLinear, PermEquivariantLinear, PermInvariantLinear
+from .layers import (REDUCTIONS, DenseSetLinear, GroupEquivariantLinear, PermEquivariantLinear, PermInvariantLinear,
+                     SetSequential)
 from .layers import _check_choice, _check_positive_int
 from .layers import ensemble_size as _ensemble_size
 
@@ -45,45 +53,48 @@ GROUPS = ("symmetric", "alternating", "cyclic", "dihedral", "trivial")
 
 def deepsets(d: int, width: int = 10, reduction: str = "sum", init: str = "default",
              probabilities: bool = False, ensemble_size: int = 1, set_size: int | None = None,
-             device=None, dtype=None) -> nn.Sequential:
+             device=None, dtype=None, pool: str = "sum") -> SetSequential:
     """The original's first experiment: two equivariant layers and an invariant read-out.
 
-    x: (batch, n, d) -> (batch, 1) logits. ``probabilities=True`` appends the original's Sigmoid
-    (for ``loss="probabilities"``). ``set_size`` is the default init's hint for the pooled weights
-    (see ``PermEquivariantLinear``); the network accepts sets of any size.
+    x: (batch, n, d) -> (batch, 1) logits; ``model(x, mask=mask)`` with mask (batch, n) bool,
+    True = present, for padded batches of sets of mixed sizes. ``probabilities=True`` appends the
+    original's Sigmoid (for ``loss="probabilities"``). ``set_size`` is the default init's hint for
+    the pooled weights (see ``PermEquivariantLinear``); the network accepts sets of any size.
+    ``pool`` ("sum", "mean" or "max") is every layer's pooling over the set; ``reduction`` their
+    averaging over input channels.
     """
     _check_positive_int("d", d)
     _check_positive_int("width", width)
     kw = dict(reduction=reduction, init=init, ensemble_size=ensemble_size, set_size=set_size, device=device,
-              dtype=dtype)
+              dtype=dtype, pool=pool)
     layers = [PermEquivariantLinear(d, width, **kw), nn.ReLU(), PermEquivariantLinear(width, width, **kw), nn.ReLU(),
               PermInvariantLinear(width, 1, **kw)]
-    return nn.Sequential(*layers, *([nn.Sigmoid()] if _check_bool("probabilities", probabilities) else []))
+    return SetSequential(*layers, *([nn.Sigmoid()] if _check_bool("probabilities", probabilities) else []))
 
 
 def dense(n: int, d: int, width: int = 10, reduction: str = "sum", init: str = "default",
-          ensemble_size: int = 1, device=None, dtype=None) -> nn.Sequential:
+          ensemble_size: int = 1, device=None, dtype=None) -> SetSequential:
     """The original's unconstrained network: (n, d) -> (n, width) -> (n, width) -> one logit.
 
-    x: (batch, n, d) -> (batch, 1, 1) logits; the set size must be n.
+    x: (batch, n, d) -> (batch, 1, 1) logits; the set size must be n (a mask is a TypeError).
     """
     for name, value in (("n", n), ("d", d), ("width", width)):
         _check_positive_int(name, value)
     kw = dict(reduction=reduction, init=init, ensemble_size=ensemble_size, device=device, dtype=dtype)
-    return nn.Sequential(DenseSetLinear(d, width, n, n, **kw), nn.ReLU(), DenseSetLinear(width, width, n, n, **kw),
+    return SetSequential(DenseSetLinear(d, width, n, n, **kw), nn.ReLU(), DenseSetLinear(width, width, n, n, **kw),
                          nn.ReLU(), DenseSetLinear(width, 1, n, 1, **kw))
 
 
 def orbit_net(group: groups_mod.PermutationGroup, d: int, width: int = 10, init: str = "default",
-              ensemble_size: int = 1, device=None, dtype=None) -> nn.Sequential:
+              ensemble_size: int = 1, device=None, dtype=None) -> SetSequential:
     """DeepSets' shape for any group: two G-equivariant orbit-basis layers and a G-invariant read-out.
 
-    x: (batch, group.n, d) -> (batch, 1) logits.
+    x: (batch, group.n, d) -> (batch, 1) logits; the set size is the group's n (a mask is a TypeError).
     """
     _check_positive_int("d", d)
     _check_positive_int("width", width)
     kw = dict(init=init, ensemble_size=ensemble_size, device=device, dtype=dtype)
-    return nn.Sequential(GroupEquivariantLinear(group, d, width, **kw), nn.ReLU(),
+    return SetSequential(GroupEquivariantLinear(group, d, width, **kw), nn.ReLU(),
                          GroupEquivariantLinear(group, width, width, **kw), nn.ReLU(),
                          GroupEquivariantLinear(group, width, 1, out_order=0, **kw))
 
@@ -160,8 +171,9 @@ def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetri
             model = symmetrize.Augment(base, make_group(group, n))
     if not probabilities:
         return model
-    # One flat Sequential where the model is one, so its layers stay direct children (activation_scales).
-    return nn.Sequential(*model, nn.Sigmoid()) if isinstance(model, nn.Sequential) else nn.Sequential(model, nn.Sigmoid())
+    # One flat Sequential where the model is one, so its layers stay direct children (activation_scales);
+    # a SetSequential, so that a mask still reaches them.
+    return SetSequential(*(model if isinstance(model, nn.Sequential) else [model]), nn.Sigmoid())
 
 
 def catalogue(d: int, width: int = 16, sampled_m=(1, 4, 16, 64), average_max_n: int = 6) -> dict:

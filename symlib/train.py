@@ -19,6 +19,12 @@ copy, no extra forward pass). At the end the model holds those parameters and th
 by all members and drawn from ``test_seed``, is evaluated there. The test set is never used for
 any choice. A member whose loss or parameters stop being finite is marked diverged: it stops
 training, its metrics become NaN, and it is never selected or scored.
+
+Sets of any size. A masked task (``task.sample`` returns ``(x, mask, y)``, e.g.
+``symlib.data.VariableSizeVarianceTask``) gives padded batches with a mask (batch, n) bool, True =
+present; the mask travels with its rows through the stream, the validation and test sets and the
+evaluation chunks, and the model is called as ``model(x, mask=mask)`` (a model that takes masks:
+``symlib.models.deepsets``). An unmasked task takes exactly the path it took before masks existed.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .groups import check_mask
 from .layers import ensemble_size
 from .rng import check_seed
 from .symmetrize import reseed, rewind
@@ -114,15 +121,25 @@ def _model_place(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     return (p.device, p.dtype) if p is not None else (torch.device("cpu"), torch.get_default_dtype())
 
 
+def _sample(task, size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """A task's draw as (x, y), or (x, y, mask) for a masked task (whose sample gives (x, mask, y))."""
+    out = task.sample(size, generator=generator)
+    if len(out) == 3:
+        x, mask, y = out
+        return x, y, mask
+    return out
+
+
 @torch.no_grad()
 def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, counts: torch.Tensor, loss: str,
-              batch_size: int) -> torch.Tensor:
+              batch_size: int, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean loss, accuracy and saturated fraction per member: (3, E) on the model's device.
 
     x: (E, T, n, c) member-major (an ``expand`` of a shared set costs nothing), y: (E, T); member e
-    uses its first ``counts[e]`` rows. Each call takes ``batch_size // E`` rows of every member (at
-    least one), so memory stays bounded however many members there are; the random wrappers' draws
-    follow each member's rows, not the chunks (see symmetrize.rewind), so chunking never changes a result.
+    uses its first ``counts[e]`` rows. mask: None, or (E, T, n) bool, passed on with its rows. Each
+    call takes ``batch_size // E`` rows of every member (at least one), so memory stays bounded
+    however many members there are; the random wrappers' draws follow each member's rows, not the
+    chunks (see symmetrize.rewind), so chunking never changes a result.
     """
     members, total = x.shape[:2]
     criterion = _CRITERIA[loss]
@@ -132,7 +149,12 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, counts: torch.
     for start in range(0, total, per_member):
         xb, yb = x[:, start:start + per_member], y[:, start:start + per_member]
         size = xb.shape[1]
-        out = _member_outputs(model(xb.reshape(members * size, *x.shape[2:])), members, size)
+        if mask is None:
+            out = model(xb.reshape(members * size, *x.shape[2:]))
+        else:
+            out = model(xb.reshape(members * size, *x.shape[2:]),
+                        mask=mask[:, start:start + per_member].reshape(members * size, mask.shape[2]))
+        out = _member_outputs(out, members, size)
         present = (positions[start:start + size] < counts[:, None]).to(out.dtype)
         probs = torch.sigmoid(out) if loss == "logits" else out
         losses = criterion(out, yb, reduction="none")
@@ -143,11 +165,13 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, counts: torch.
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "logits",
-             batch_size: int = 4096) -> pd.DataFrame:
+             batch_size: int = 4096, mask: torch.Tensor | None = None) -> pd.DataFrame:
     """Loss, accuracy and saturated fraction of every member on one data set.
 
-    x: (T, n, c), y: (T,) with values in {0, 1}, shared by all members. Returns a DataFrame with
-    one row per member. The model is evaluated in eval mode and left in the mode it was in.
+    x: (T, n, c), y: (T,) with values in {0, 1}, shared by all members; mask: None, or (T, n)
+    bool, True = present, for padded sets (the model is then called with ``mask=``). Returns a
+    DataFrame with one row per member. The model is evaluated in eval mode and left in the mode
+    it was in.
     """
     members = ensemble_size(model)
     device, dtype = _model_place(model)
@@ -167,12 +191,16 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "lo
                          f"({int((~labels).sum())} of {len(y)} values)")
     _check_int("batch_size", batch_size)
     _check_choice("loss", loss, LOSSES)
+    if mask is not None:
+        check_mask(x, mask)
     was_training = model.training
     model.eval()
     try:
         x, y = x.to(device, dtype), y.to(device, dtype)
+        if mask is not None:
+            mask = mask.to(device).expand(members, *mask.shape)
         sums = _evaluate(model, x.expand(members, *x.shape), y.expand(members, -1),
-                         torch.full((members,), len(x), device=device), loss, batch_size)
+                         torch.full((members,), len(x), device=device), loss, batch_size, mask)
     finally:
         model.train(was_training)
     sums = sums.cpu().numpy()
@@ -194,6 +222,9 @@ class _Stream:
     chunks of ``CHUNK_SAMPLES``. Fixed data: member e draws ``train_size[e]`` samples, splits off
     ``val_counts[e]`` of them for validation (a seeded permutation) and visits the rest in
     reshuffled epochs, whose index permutations are also drawn a chunk at a time.
+
+    A masked task's masks go with their rows everywhere: ``val`` and each batch are then
+    (x, y, mask) instead of (x, y), and ``masked`` is True.
     """
 
     def __init__(self, task, seeds: list[int], batch_size: int, train_sizes: list[int | None],
@@ -203,35 +234,50 @@ class _Stream:
         self.steps_per_chunk = max(1, CHUNK_SAMPLES // batch_size)
         self.fresh = train_sizes[0] is None
         self.val_counts = torch.tensor(val_counts, dtype=torch.long)
+        self.masked = False
         val_sets, train_sets = [], []
         for g, size, v in zip(self.generators, train_sizes, val_counts):
             if self.fresh:
-                val_sets.append(task.sample(v, generator=g) if v else None)
+                val_sets.append(self._sample(v, g) if v else None)
             else:
-                x, y = task.sample(size, generator=g)
+                drawn = self._sample(size, g)
                 split = torch.randperm(size, generator=g)
-                val_sets.append((x[split[:v]], y[split[:v]]) if v else None)
-                train_sets.append((x[split[v:]], y[split[v:]]))
+                val_sets.append(tuple(t[split[:v]] for t in drawn) if v else None)
+                train_sets.append(tuple(t[split[v:]] for t in drawn))
         self.val = self._stack(val_sets, max(val_counts)) if max(val_counts) else None
         if not self.fresh:
             self.train_counts = [len(s[1]) for s in train_sets]
-            self.x, self.y = (t.to(device) for t in self._stack(train_sets, max(self.train_counts)))
+            stacked = [t.to(device) for t in self._stack(train_sets, max(self.train_counts))]
+            self.x, self.y = stacked[:2]
+            self.mask = stacked[2] if self.masked else None
             self.pending = [torch.empty(0, dtype=torch.long) for _ in seeds]
-        self.chunk_x = self.chunk_y = None
+        self.chunk_x = self.chunk_y = self.chunk_mask = None
         self.position = self.steps_per_chunk
 
-    def _stack(self, sets: list, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-member (x, y) sets of different lengths -> (E, length, ...) zero-padded, on the device."""
-        xs = [torch.cat([x, x.new_zeros(length - len(x), *x.shape[1:])]) for x, _ in sets]
-        ys = [torch.cat([y, y.new_zeros(length - len(y))]) for _, y in sets]
-        return torch.stack(xs).to(self.device, self.dtype), torch.stack(ys).to(self.device, self.dtype)
+    def _sample(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        drawn = _sample(self.task, size, generator)
+        self.masked = len(drawn) == 3
+        return drawn
+
+    def _stack(self, sets: list, length: int) -> tuple[torch.Tensor, ...]:
+        """Per-member (x, y[, mask]) sets of different lengths -> (E, length, ...) zero-padded, on the
+        device (x and y in the model's dtype; a padded mask row is an empty set, never scored)."""
+        xs = [torch.cat([x, x.new_zeros(length - len(x), *x.shape[1:])]) for x, *_ in sets]
+        ys = [torch.cat([s[1], s[1].new_zeros(length - len(s[1]))]) for s in sets]
+        stacked = (torch.stack(xs).to(self.device, self.dtype), torch.stack(ys).to(self.device, self.dtype))
+        if not self.masked:
+            return stacked
+        masks = [torch.cat([s[2], s[2].new_zeros(length - len(s[2]), *s[2].shape[1:])]) for s in sets]
+        return (*stacked, torch.stack(masks).to(self.device))
 
     def _next_chunk(self) -> None:
         size = self.steps_per_chunk * self.batch
         if self.fresh:
-            draws = [self.task.sample(size, generator=g) for g in self.generators]
+            draws = [self._sample(size, g) for g in self.generators]
             self.chunk_x = torch.stack([d[0] for d in draws]).to(self.device, self.dtype)
             self.chunk_y = torch.stack([d[1] for d in draws]).to(self.device, self.dtype)
+            if self.masked:
+                self.chunk_mask = torch.stack([d[2] for d in draws]).to(self.device)
         else:
             for e, (g, count) in enumerate(zip(self.generators, self.train_counts)):
                 need = size - len(self.pending[e])
@@ -243,16 +289,20 @@ class _Stream:
             self.pending = [p[size:] for p in self.pending]
             rows = torch.arange(len(index), device=self.device)[:, None]
             self.chunk_x, self.chunk_y = self.x[rows, index], self.y[rows, index]
+            if self.masked:
+                self.chunk_mask = self.mask[rows, index]
         self.position = 0
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (E*B, n, c) member-major, y (E, B)."""
+    def next(self) -> tuple[torch.Tensor, ...]:
+        """x (E*B, n, c) member-major, y (E, B); and for a masked task, mask (E*B, n) as a third entry."""
         if self.position == self.steps_per_chunk:
             self._next_chunk()
         lo, hi = self.position * self.batch, (self.position + 1) * self.batch
         self.position += 1
         x = self.chunk_x[:, lo:hi]
-        return x.reshape(-1, *x.shape[2:]), self.chunk_y[:, lo:hi]
+        if not self.masked:
+            return x.reshape(-1, *x.shape[2:]), self.chunk_y[:, lo:hi]
+        return x.reshape(-1, *x.shape[2:]), self.chunk_y[:, lo:hi], self.chunk_mask[:, lo:hi].flatten(0, 1)
 
 
 class _MemberAdamW:
@@ -327,7 +377,8 @@ def fit(model: nn.Module, task, *, steps: int, batch_size: int = 64, lr: float |
 
     model: maps x (batch, n, c) to one logit per sample (a probability with
       ``loss="probabilities"``); for an ensemble of E members (``symlib.layers``) pass ``seeds``.
-    task: has ``sample(batch_size, generator) -> (x (batch, n, c), y (batch,))``.
+    task: has ``sample(batch_size, generator) -> (x (batch, n, c), y (batch,))``, or, for sets of
+      varying size, ``-> (x, mask (batch, n) bool, y)`` (the model is then called with ``mask=``).
     lr, weight_decay, train_size: a scalar for every member, or one value per member.
     train_size: None draws fresh samples every batch; an int fixes a labelled set of that size
       per member (validation included), visited in reshuffled epochs.
@@ -439,10 +490,12 @@ class _Fit:
             raise ValueError(f"model must have trainable parameters, got none in {type(model).__name__}")
         reseed(model, seeds)
         self.stream = _Stream(task, seeds, batch_size, sizes, val_counts, self.device, self.dtype)
-        self.x_test = self.y_test = None
+        self.x_test = self.y_test = self.mask_test = None
         if test_size:
-            x_test, y_test = task.sample(test_size, generator=torch.Generator().manual_seed(test_seed))
+            x_test, y_test, *mask_test = _sample(task, test_size, torch.Generator().manual_seed(test_seed))
             self.x_test, self.y_test = x_test.to(self.device, self.dtype), y_test.to(self.device, self.dtype)
+            if mask_test:
+                self.mask_test = mask_test[0].to(self.device)
         self.optimizer = _MemberAdamW(self.params, members, torch.tensor(lrs, dtype=self.dtype, device=self.device),
                                       torch.tensor(decays, dtype=self.dtype, device=self.device))
         self.active = torch.ones(members, dtype=torch.bool, device=self.device)
@@ -452,9 +505,9 @@ class _Fit:
         self.diverged_at = torch.full((members,), -1, dtype=torch.long)
         self.rows: list[dict] = []
 
-    def _eval_set(self, x, y, counts, stream: int) -> torch.Tensor:
+    def _eval_set(self, x, y, counts, stream: int, mask=None) -> torch.Tensor:
         rewind(self.model, stream)
-        return _evaluate(self.model, x, y, counts, self.loss, self.eval_batch)
+        return _evaluate(self.model, x, y, counts, self.loss, self.eval_batch, mask)
 
     def _test(self) -> np.ndarray:
         """(3, E): loss, accuracy, saturated fraction on the shared test set (NaN without one)."""
@@ -463,7 +516,9 @@ class _Fit:
         self.model.eval()
         x, y = self.x_test, self.y_test
         counts = torch.full((self.members,), len(x), device=self.device)
-        result = self._eval_set(x.expand(self.members, *x.shape), y.expand(self.members, -1), counts, _TEST_STREAM)
+        mask = None if self.mask_test is None else self.mask_test.expand(self.members, *self.mask_test.shape)
+        result = self._eval_set(x.expand(self.members, *x.shape), y.expand(self.members, -1), counts, _TEST_STREAM,
+                                mask)
         self.model.train()
         return result.cpu().numpy()
 
@@ -479,7 +534,8 @@ class _Fit:
         self.model.eval()
         val = None
         if self.stream.val is not None:
-            val = self._eval_set(*self.stream.val, self.stream.val_counts.to(self.device), _VAL_STREAM)
+            x_val, y_val, *mask_val = self.stream.val
+            val = self._eval_set(x_val, y_val, self.stream.val_counts.to(self.device), _VAL_STREAM, *mask_val)
             improved = (val[0] < self.best_val) & self.active
             self.best_val = torch.where(improved, val[0], self.best_val)
             with torch.no_grad():
@@ -512,8 +568,8 @@ class _Fit:
         model.train()
         for step in steps_iter:
             start = time.perf_counter()
-            x, y = self.stream.next()
-            out = _member_outputs(model(x), members, batch)
+            x, y, *mask = self.stream.next()
+            out = _member_outputs(model(x, mask=mask[0]) if mask else model(x), members, batch)
             member_loss = criterion(out, y, reduction="none").mean(dim=1)
             for p in self.params:
                 p.grad = None

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from symlib import data, experiments, layers, models, original, train
+from symlib import data, experiments, groups, layers, models, original, symmetrize, train
 
 TASK = data.GaussianVarianceTask(10, 5)
 QUICK = dict(steps=40, batch_size=16, test_size=500, eval_every=20)
@@ -66,6 +66,45 @@ def test_ensemble_member_equals_its_solo_run(approach, fresh):
     together = train.fit(ensemble, task, seeds=seeds, lr=lrs, weight_decay=decays, train_size=sizes, **kw)
     for e, (_, solo_history) in enumerate(solos):
         member, solo = member_of(together, e), solo_history.drop(columns=["member", "seconds"])
+        numeric = [c for c in member.columns if member[c].dtype.kind == "f"]
+        np.testing.assert_allclose(member[numeric].to_numpy(float), solo[numeric].to_numpy(float), rtol=1e-6,
+                                   atol=1e-9, err_msg=f"member {e}")
+        assert member.selected.tolist() == solo.selected.tolist()
+
+
+# The same with sets of mixed sizes: padded batches and their masks go through each member's stream.
+VTASK = data.VariableSizeVarianceTask(2, 8, 3, dtype=torch.float64)
+
+
+def masked_model(approach, seed=0, members=1):
+    torch.manual_seed(seed)
+    net = models.deepsets(3, 5, ensemble_size=members, pool="mean").double()
+    if approach == "deepsets":
+        return net
+    if approach == "sampled":
+        return symmetrize.SampledGroupAverage(net, groups.symmetric(8), samples=2)
+    if approach == "augment":
+        return symmetrize.Augment(net, groups.symmetric(8))
+    return symmetrize.Canonicalize(net)
+
+
+@pytest.mark.parametrize("approach", ["deepsets", "sampled", "augment", "canonical"])
+@pytest.mark.parametrize("fresh_data", [False, True], ids=["fixed", "fresh"])
+def test_masked_ensemble_member_equals_its_solo_run(approach, fresh_data):
+    seeds, lrs, decays = [3, 0], [3e-3, 1e-2], [0.0, 0.1]
+    sizes = [None, None] if fresh_data else [40, 64]
+    val = dict(val_size=30) if fresh_data else dict(val_fraction=0.25)
+    kw = dict(steps=30, batch_size=8, eval_every=10, test_size=200, **val)
+    solos = [train.fit(masked_model(approach, seed=seeds[e]), VTASK, seed=seeds[e], lr=lrs[e],
+                       weight_decay=decays[e], train_size=sizes[e], **kw) for e in range(2)]
+    ensemble = masked_model(approach, members=2)
+    with torch.no_grad():
+        for name, p in ensemble.named_parameters():
+            p.copy_(torch.stack([masked_model(approach, seed=s).get_parameter(name) for s in seeds]))
+    together = train.fit(ensemble, VTASK, seeds=seeds, lr=lrs, weight_decay=decays, train_size=sizes, **kw)
+    for e, solo in enumerate(solos):
+        member = together[together.member == e].drop(columns=["member", "seconds"]).reset_index(drop=True)
+        solo = solo.drop(columns=["member", "seconds"])
         numeric = [c for c in member.columns if member[c].dtype.kind == "f"]
         np.testing.assert_allclose(member[numeric].to_numpy(float), solo[numeric].to_numpy(float), rtol=1e-6,
                                    atol=1e-9, err_msg=f"member {e}")
