@@ -1,7 +1,7 @@
 """With no mask, nothing changed: every layer, wrapper, model and fit history is bit-identical to the code
 before masks were added.
 
-The reference is the library at commit ``BASE`` (the last commit before masks), read from git and imported
+The reference is the library at commit ``BASE`` (main just before the masks branch was merged), read from git and imported
 as a separate package, ``symlib_base``, beside the current one; both are built from the same torch seed and
 compared with ``torch.equal`` / exact frame equality, in float64 and float32. A few float64 values are also
 pinned as literals (float.hex), so the check survives a checkout without git history.
@@ -19,7 +19,7 @@ import torch
 from conftest import rand64
 from symlib import data, groups, layers, models, symmetrize, train
 
-BASE = "9b6cdbca4b0bd53b6f81b9447bfd640e12dd80b1"
+BASE = "2938d50433b1ee7cc25e35fae28f845b4f21fb38"
 ROOT = Path(__file__).resolve().parents[1]
 
 
