@@ -239,7 +239,11 @@ class VariableSizeVarianceTask(_BinarySetTask):
     masked = True
 
     def __init__(self, n_min: int = 5, n_max: int = 20, d: int = 5, var0: float = 1.0, var1: float = 0.8,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, masks: bool = True) -> None:
+        if not isinstance(masks, bool):
+            raise TypeError(f"masks must be a bool, got {masks!r}")
+        # masks=False: the naive way, zero-padded sets and no mask (sample gives (x, y)), kept to measure it.
+        self.masked = masks
         self.n_min = _check_int("n_min", n_min, minimum=1)
         self.n_max = _check_int("n_max", n_max, minimum=1)
         if self.n_max < self.n_min:
@@ -252,7 +256,7 @@ class VariableSizeVarianceTask(_BinarySetTask):
             _check_std_fits(math.sqrt(var), self.dtype, name)
 
     def __repr__(self) -> str:
-        extra = "" if self.dtype == torch.float32 else f", dtype={self.dtype}"
+        extra = ("" if self.dtype == torch.float32 else f", dtype={self.dtype}") + ("" if self.masked else ", masks=False")
         return (f"VariableSizeVarianceTask(n_min={self.n_min}, n_max={self.n_max}, d={self.d}, var0={self.var0}, "
                 f"var1={self.var1}{extra})")
 
@@ -262,13 +266,15 @@ class VariableSizeVarianceTask(_BinarySetTask):
         return range(self.n_min, self.n_max + 1)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None, *,
-               seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """A padded batch: x (batch_size, n_max, d), mask (batch_size, n_max) bool, y (batch_size,).
+               seed: int | None = None) -> tuple[torch.Tensor, ...]:
+        """A padded batch: x (batch_size, n_max, d), mask (batch_size, n_max) bool, y (batch_size,);
+        with ``masks=False``, (x, y) only (the padding, zeros, is then part of the input).
 
         batch_size: an int >= 0. Draws (labels, then sizes, then points, each in one call) from
         ``generator``, or from a new generator seeded with ``seed``, or from torch's global one.
         """
-        return super().sample(batch_size, generator, seed=seed)
+        x, mask, y = super().sample(batch_size, generator, seed=seed)
+        return (x, mask, y) if self.masked else (x, y)
 
     def _draw(self, batch_size, generator, dtype):
         y = self._labels(batch_size, generator).to(dtype)

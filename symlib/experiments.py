@@ -62,6 +62,7 @@ HISTORY_COLUMNS = ("seed", "member", "step", "samples_seen", "train_loss", "trai
                    "val_accuracy", "test_loss", "test_accuracy", "test_saturated", "selected", "diverged", "seconds",
                    "parameters", "bayes_accuracy")
 TASKS = {"gaussian_variance": lambda c: data.GaussianVarianceTask(c.n, c.d, c.var0, c.var1),
+         "variable_variance": lambda c: data.VariableSizeVarianceTask(c.n_min, c.n, c.d, c.var0, c.var1, masks=c.masks),
          "ring": lambda c: data.ring_task(c.n, c.d, c.rho),
          "pair": lambda c: data.pair_task(c.n, c.d, c.rho)}
 
@@ -104,12 +105,17 @@ class Config:
     ceil(epochs * training samples / batch_size))``, so that a large training set is not cut short
     and a small one still gets ``min_steps`` updates). ``val_fraction`` holds out part of a fixed
     training set for validation and checkpoint selection; ``val_size`` draws a validation set with
-    fresh data. ``rho`` is the ring/pair tasks' correlation, ``var0``/``var1`` the variance task's.
+    fresh data. ``rho`` is the ring/pair tasks' correlation, ``var0``/``var1`` the variance tasks'.
+    Task "variable_variance" draws each set's size from ``n_min..n`` and pads to ``n``, with masks
+    (or, ``masks=False``, zero padding and no mask: the naive way, kept to measure it); only
+    DeepSets takes sets of varying size. ``pool`` is DeepSets' pooling over the set.
     """
 
     approach: str = "deepsets"
     task: str = "gaussian_variance"
     n: int = 10
+    n_min: int | None = None
+    masks: bool = True
     d: int = 5
     var0: float = 1.0
     var1: float = 0.8
@@ -119,6 +125,7 @@ class Config:
     samples: int = 1
     eval_samples: int | None = None
     reduction: str = "sum"
+    pool: str = "sum"
     init: str = "default"
     loss: str = "logits"
     train_size: int | None = None
@@ -146,6 +153,10 @@ class Config:
         _int_field("samples", self.samples, 1)
         _int_field("eval_samples", self.eval_samples, 1, allow_none=True)
         _choice_field("reduction", self.reduction, REDUCTIONS)
+        _choice_field("pool", self.pool, models.POOLS)
+        _int_field("n_min", self.n_min, 1, allow_none=True)
+        if not isinstance(self.masks, bool):
+            raise TypeError(f"Config.masks must be a bool, got {self.masks!r}")
         _choice_field("init", self.init, INITS)
         _choice_field("loss", self.loss, train.LOSSES)
         _choice_field("schedule", self.schedule, train.SCHEDULES)
@@ -177,9 +188,22 @@ class Config:
                              f"{self.approach!r} got samples={self.samples!r}, eval_samples={self.eval_samples!r}")
         if self.approach == "orbit" and self.reduction != "sum":
             raise ValueError(f"Config.reduction must be 'sum' for approach 'orbit' (its layers sum), got {self.reduction!r}")
-        if self.task == "gaussian_variance" and self.rho != 0.0:
-            raise ValueError(f"Config.rho is used only by the ring and pair tasks; task 'gaussian_variance' got rho={self.rho!r}")
-        if self.task != "gaussian_variance" and (self.var0, self.var1) != (1.0, 0.8):
+        if self.approach != "deepsets" and self.pool != "sum":
+            raise ValueError(f"Config.pool is used only by approach 'deepsets'; approach {self.approach!r} got "
+                             f"pool={self.pool!r}")
+        if self.task == "variable_variance":
+            if self.n_min is None or self.n_min > self.n:
+                raise ValueError(f"Config.n_min must be an int in [1, n={self.n}] for task 'variable_variance' (sizes "
+                                 f"n_min..n), got {self.n_min!r}")
+            if self.approach != "deepsets":
+                raise ValueError(f"task 'variable_variance' has sets of several sizes, which only approach 'deepsets' "
+                                 f"takes; got approach={self.approach!r}")
+        elif self.n_min is not None or not self.masks:
+            raise ValueError(f"Config.n_min and masks are used only by task 'variable_variance'; task {self.task!r} "
+                             f"got n_min={self.n_min!r}, masks={self.masks!r}")
+        if self.task in ("gaussian_variance", "variable_variance") and self.rho != 0.0:
+            raise ValueError(f"Config.rho is used only by the ring and pair tasks; task {self.task!r} got rho={self.rho!r}")
+        if self.task in ("ring", "pair") and (self.var0, self.var1) != (1.0, 0.8):
             raise ValueError(f"Config.var0 and var1 are used only by task 'gaussian_variance'; task {self.task!r} "
                              f"got var0={self.var0!r}, var1={self.var1!r}")
         if self.task == "ring" and not abs(self.rho) < 0.5:
@@ -314,18 +338,20 @@ def curve_grid(config: Config, sizes: Sequence[int], seeds: Sequence[int] | Mapp
 def make_task(config: Config):
     """The config's task, built once per set of task fields (a Monte Carlo optimum is computed once)."""
     _check_config(config)
-    return _task(config.task, config.n, config.d, config.var0, config.var1, config.rho)
+    return _task(config.task, config.n, config.d, config.var0, config.var1, config.rho, config.n_min, config.masks)
 
 
 @cache
-def _task(name: str, n: int, d: int, var0: float, var1: float, rho: float):
-    return TASKS[name](Config(task=name, n=n, d=d, var0=var0, var1=var1, rho=rho, steps=1))
+def _task(name: str, n: int, d: int, var0: float, var1: float, rho: float, n_min: int | None = None,
+          masks: bool = True):
+    return TASKS[name](Config(task=name, n=n, d=d, var0=var0, var1=var1, rho=rho, n_min=n_min, masks=masks, steps=1))
 
 
 def _build(config: Config, ensemble: int) -> torch.nn.Module:
     return models.build(config.approach, config.n, config.d, width=config.width, group=config.group,
                         samples=config.samples, eval_samples=config.eval_samples, ensemble_size=ensemble,
-                        probabilities=config.loss == "probabilities", reduction=config.reduction, init=config.init)
+                        probabilities=config.loss == "probabilities", reduction=config.reduction, init=config.init,
+                        pool=config.pool)
 
 
 def build_model(configs: Config | Sequence[Config]) -> torch.nn.Module:

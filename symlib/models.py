@@ -36,12 +36,12 @@ from torch import nn
 
 from . import groups as groups_mod
 from . import symmetrize
-from .layers import (REDUCTIONS, DenseSetLinear, GroupEquivariantLinear, PermEquivariantLinear, PermInvariantLinear,
+from .layers import (POOLS, REDUCTIONS, DenseSetLinear, GroupEquivariantLinear, PermEquivariantLinear, PermInvariantLinear,
                      SetSequential)
 from .layers import _check_choice, _check_positive_int
 from .layers import ensemble_size as _ensemble_size
 
-__all__ = ["APPROACHES", "GROUP_APPROACHES", "GROUPS", "deepsets", "dense", "orbit_net", "build", "make_group",
+__all__ = ["APPROACHES", "GROUP_APPROACHES", "GROUPS", "POOLS", "deepsets", "dense", "orbit_net", "build", "make_group",
            "catalogue",
            "parameter_count"]
 
@@ -114,14 +114,15 @@ def _check_bool(name: str, value) -> bool:
 
 def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetric", samples: int = 1,
           eval_samples: int | None = None, ensemble_size: int = 1, probabilities: bool = False,
-          reduction: str = "sum", init: str = "default", device=None, dtype=None) -> nn.Module:
+          reduction: str = "sum", init: str = "default", device=None, dtype=None, pool: str = "sum") -> nn.Module:
     """The model for ``approach`` (see the module table).
 
     x: (batch, n, d) -> one logit per sample (a probability with ``probabilities=True``, which
     appends a Sigmoid to any approach, the original's recipe). ``group`` is used only by the
     approaches in ``GROUP_APPROACHES``; any other value than the default elsewhere is an error,
-    as are ``samples``/``eval_samples`` outside "sampled" and ``reduction="mean"`` for "orbit"
-    (its layers sum by construction), so that no setting is silently ignored.
+    as are ``samples``/``eval_samples`` outside "sampled", ``reduction="mean"`` for "orbit"
+    (its layers sum by construction) and a ``pool`` other than "sum" outside "deepsets" (the only
+    approach that pools over a set of any size), so that no setting is silently ignored.
     """
     _check_choice("approach", approach, APPROACHES)
     for name, value in (("n", n), ("d", d), ("width", width), ("samples", samples)):
@@ -145,9 +146,11 @@ def build(approach: str, n: int, d: int, width: int = 10, group: str = "symmetri
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     _check_bool("probabilities", probabilities)
+    if approach != "deepsets" and pool != "sum":
+        raise ValueError(f"pool is used only by approach 'deepsets'; approach {approach!r} got pool={pool!r}")
     factory = dict(init=init, ensemble_size=ensemble_size, device=device, dtype=dtype)
     if approach == "deepsets":
-        model = deepsets(d, width, reduction=reduction, set_size=n, **factory)
+        model = deepsets(d, width, reduction=reduction, set_size=n, pool=pool, **factory)
     elif approach == "orbit":
         model = orbit_net(make_group(group, n), d, width, **factory)
     else:

@@ -16,7 +16,7 @@ from scipy import stats
 from torch import nn
 
 from conftest import rand64
-from symlib import check_equivariance, data, groups, layers, models, symmetrize, train
+from symlib import check_equivariance, data, experiments, groups, layers, models, symmetrize, train
 
 N = 6  # padded length
 SIZES = [6, 1, 3, 4, 2, 5]  # one set of each size, in a mixed order
@@ -512,6 +512,29 @@ def test_variable_size_task_samples():
     assert empty[0].shape == (0, 9, 2) and empty[1].shape == (0, 9)
     assert task.n == 9 and list(task.sizes) == list(range(3, 10))
     assert repr(task) == "VariableSizeVarianceTask(n_min=3, n_max=9, d=2, var0=1.0, var1=0.8, dtype=torch.float64)"
+
+
+def test_variable_size_task_without_masks_is_the_same_draw_zero_padded():
+    masked = data.VariableSizeVarianceTask(3, 9, 2)
+    naive = data.VariableSizeVarianceTask(3, 9, 2, masks=False)
+    x, mask, y = masked.sample(500, seed=4)
+    nx, ny = naive.sample(500, seed=4)
+    assert torch.equal(x, nx) and torch.equal(y, ny) and (nx[~mask] == 0).all()
+    assert repr(naive).endswith("masks=False)") and not naive.masked
+    with pytest.raises(TypeError, match=r"masks must be a bool, got 1\b"):
+        data.VariableSizeVarianceTask(3, 9, 2, masks=1)
+
+
+def test_config_runs_the_variable_size_task_with_each_pool():
+    base = dict(approach="deepsets", task="variable_variance", n=9, n_min=3, train_size=256, epochs=2, min_steps=4,
+                test_size=200, val_fraction=0.25)
+    for pool in POOLS:
+        model = experiments.build_model(experiments.Config(pool=pool, **base))
+        assert all(layer.pool == pool for layer in model if hasattr(layer, "pool"))
+    task = experiments.make_task(experiments.Config(masks=False, **base))
+    assert isinstance(task, data.VariableSizeVarianceTask) and not task.masked and task.n_min == 3
+    history = experiments.run(experiments.Config(**base))
+    assert history.test_accuracy.notna().any()
 
 
 def test_variable_size_task_optimum_is_exact():
