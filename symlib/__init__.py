@@ -1,7 +1,8 @@
 """symlib: learning with permutation symmetry.
 
 Floors (each imports only from those below): groups -> bases, layers, symmetrize, data -> models,
-train -> experiments, plots, profile, check -> provenance (book side). See README.md (Design).
+train -> experiments, plots, profile, check -> sizes (runs scored at other set sizes), provenance
+(book side). See README.md (Design).
 
 Submodules are imported on first use, so ``import symlib.layers`` (or ``groups``, ``symmetrize``)
 does not pull in pandas, matplotlib, joblib or tqdm, which only the training history, the sweeps
@@ -14,7 +15,7 @@ import importlib
 
 __version__ = "0.2.0"
 _SUBMODULES = ("groups", "bases", "layers", "symmetrize", "data", "models", "train", "experiments", "plots",
-               "profile", "check", "rng", "files", "provenance", "original")
+               "profile", "check", "rng", "files", "provenance", "original", "sizes")
 __all__ = [*_SUBMODULES, "check_equivariance", "equivariance_error", "__version__"]
 
 

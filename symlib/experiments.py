@@ -481,15 +481,36 @@ def model_path(config: Config, cache_dir: str | os.PathLike) -> Path:
     return cache_path(config, cache_dir).with_suffix(".model.pt")
 
 
-def load_model(config: Config, cache_dir: str | os.PathLike) -> torch.nn.Module:
-    """The run's model at its kept checkpoint, in eval mode (``sweep(..., keep_models=True)`` first)."""
-    _check_config(config)
-    path = model_path(config, cache_dir)
-    if not path.exists():
-        raise ValueError(f"no checkpoint of this run in cache_dir={str(cache_dir)!r}: cache_dir must hold one, got "
-                         "none; run sweep([config], cache_dir, keep_models=True) first")
-    model = build_model(config)
-    model.load_state_dict(torch.load(path, weights_only=True))
+def load_model(configs: Config | Sequence[Config], cache_dir: str | os.PathLike) -> torch.nn.Module:
+    """The run's model at its kept checkpoint, in eval mode (``sweep(..., keep_models=True)`` first);
+    for a sequence of runs that share ``pack_key``, one ensemble whose member e is run e's checkpoint
+    (so that scoring them all is one batched forward pass)."""
+    configs = [configs] if isinstance(configs, Config) else _check_configs(configs)
+    if len({pack_key(c) for c in configs}) != 1:
+        raise ValueError(f"configs must share an architecture (pack_key) to be loaded as one ensemble, got "
+                         f"{len({pack_key(c) for c in configs})} architectures")
+    paths = [model_path(c, cache_dir) for c in configs]
+    for config, path in zip(configs, paths):
+        if not path.exists():
+            raise ValueError(f"no checkpoint of this run ({config.approach}, seed {config.seed}) in cache_dir={str(cache_dir)!r}: cache_dir must hold "
+                             "one, got none; run sweep([config], cache_dir, keep_models=True) first")
+    states = [torch.load(path, weights_only=True) for path in paths]
+    if len(configs) == 1:
+        model = build_model(configs[0])
+        model.load_state_dict(states[0])
+        return model.eval()
+    model = build_model(configs)  # checks that the runs share an architecture
+    with torch.no_grad():
+        for name, value in model.state_dict().items():
+            solo = [state[name] for state in states]
+            if value.ndim and solo[0].shape == value.shape[1:]:
+                value.copy_(torch.stack(solo))
+            elif solo[0].shape[:1] == (1,) and solo[0].shape[1:] == value.shape[1:]:
+                value.copy_(torch.cat(solo))
+            elif all(torch.equal(s, solo[0]) for s in solo):
+                value.copy_(solo[0])
+            else:
+                raise ValueError(f"the runs' checkpoints differ in the shared entry {name!r}; they cannot be one ensemble")
     return model.eval()
 
 
@@ -770,7 +791,8 @@ def select(histories: pd.DataFrame, tuned: Sequence[str] = ("lr", "weight_decay"
 
 def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = ("lr", "weight_decay"),
          across: Sequence[str] = ("seed",), by: str = "val_loss", test_size: int = 20_000,
-         names: Sequence[str] | None = None, **sweep_kw) -> tuple[pd.DataFrame, pd.DataFrame]:
+         names: Sequence[str] | None = None, keep_models: bool = False,
+         **sweep_kw) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tune on validation data, then score only the chosen settings on the test set.
 
     configs: {key: list of Configs} as for ``sweep`` (each key, e.g. an approach, with its grid,
@@ -779,6 +801,9 @@ def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = 
       Phase 2 runs the chosen settings again with the test set: runs are deterministic, so the
       training, the validation scores and the kept checkpoint are the same as in phase 1 (checked),
       and the test set is evaluated once, for the chosen settings only.
+
+    ``keep_models=True`` keeps the checkpoints of the chosen runs (phase 2) for ``load_model``; the
+    tuning runs keep none.
 
     Returns (trials, tested): every phase-1 run's history (for expected-maximum curves; no test
     metrics), and the whole histories of the chosen runs with their test metrics (their
@@ -802,7 +827,7 @@ def tune(configs: Mapping, cache_dir: str | os.PathLike, tuned: Sequence[str] = 
         scored.setdefault(key, []).append(tested_config)
         compared[cache_path(tested_config, cache_dir).stem] = count
         tuning_run[cache_path(tested_config, cache_dir).stem] = run
-    tested = sweep(scored, cache_dir, names=names, **sweep_kw)
+    tested = sweep(scored, cache_dir, names=names, keep_models=keep_models, **sweep_kw)
     # The rerun trains in other packs, so it matches its tuning run up to float rounding, not bit for
     # bit; where two evaluations' validation losses tie to within rounding, it may keep the other one.
     again = tested[tested["selected"]].set_index("run")

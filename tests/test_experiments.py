@@ -307,6 +307,33 @@ def test_tune_tests_only_the_chosen_settings(tmp_path):
     assert runs == 6 + 2  # every trial, and the two chosen runs once more with the test set
 
 
+def test_tune_keeps_only_the_chosen_runs_checkpoints(tmp_path):
+    grid = {"DeepSets": ex.grid(TINY, lr=[1e-4, 3e-2], seed=[0, 1])}
+    trials, tested = ex.tune(grid, tmp_path, tuned=("lr",), test_size=300, names=("model",), keep_models=True)
+    chosen = plots.selected(tested)
+    kept = sorted(p.name for p in tmp_path.glob("*.model.pt"))
+    assert len(kept) == 2 and kept == sorted(ex.model_path(c, tmp_path).name for c in [
+        TINY.replace(lr=lr, seed=seed, test_size=300) for lr, seed in zip(chosen.lr, chosen.seed)])
+
+
+def test_load_model_stacks_runs_of_one_architecture(tmp_path):
+    import torch
+
+    configs = ex.grid(TINY.replace(approach="sampled", samples=2), seed=[0, 1, 2], lr=[1e-3, 1e-2])[:3]
+    ex.sweep(configs, tmp_path, keep_models=True)
+    ensemble = ex.load_model(configs, tmp_path)
+    assert not ensemble.training
+    x = torch.randn(7, TINY.n, TINY.d)
+    with torch.no_grad():
+        together = ensemble(x.repeat(3, 1, 1)).reshape(3, 7)  # member-major batches
+        for e, config in enumerate(configs):
+            torch.testing.assert_close(together[e], ex.load_model(config, tmp_path)(x).reshape(7))
+    with pytest.raises(ValueError, match="share an architecture"):
+        ex.load_model([configs[0], configs[0].replace(approach="dense", samples=1)], tmp_path)
+    with pytest.raises(ValueError, match=r"no checkpoint of this run \(sampled, seed 9\)"):
+        ex.load_model([configs[0], configs[0].replace(seed=9)], tmp_path)
+
+
 def test_curve_grid_gives_each_size_its_seeds():
     runs = ex.curve_grid(TINY, [40, 80], {40: [0, 1, 2], 80: [0]}, lr=[1e-3, 1e-2])
     assert sorted((c.train_size, c.seed, c.lr) for c in runs) == sorted(

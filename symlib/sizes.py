@@ -1,0 +1,165 @@
+"""Trained runs scored at set sizes they never saw: what the chapter on sets of any size calls.
+
+* ``sets_at_size(config, n, count)``: ``count`` sets of exactly ``n`` points from a variance run's
+  law (its d, var0 and var1), laid out as that run's model takes them: a run trained on padded
+  sets of several sizes gets sets no larger than its padded length padded to it (with its mask,
+  or, for a run trained without masks, with the zeros it was trained on or another ``fill``).
+* ``score_at_sizes(configs, cache_dir, sizes)``: the kept checkpoints of those runs
+  (``experiments.sweep(..., keep_models=True)``) scored at every size in ``sizes``, on the same
+  sets for every run, so that differences between runs are paired, with the exact optimum at each
+  size.
+
+A DeepSets network takes a set of any size; an approach built on a dense network of one fixed n
+takes only that n (asked for another, ``score_at_sizes`` raises rather than skipping it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+
+from . import data, train
+from .experiments import Config, _check_configs, load_model, pack_key
+
+__all__ = ["sets_at_size", "score_at_sizes", "logits_at_size", "FILLS", "SIZES_SEED"]
+
+FILLS = ("normal",)  # besides any float: draws from the class-0 law, padding that looks like data
+SIZES_SEED = train.TEST_SEED  # sets of size n come from seed SIZES_SEED + n: none is a training stream
+
+
+def _check_n(name: str, value, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int >= {low}, got {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value}")
+    return value
+
+
+def _check_fill(fill) -> float | str:
+    if isinstance(fill, str):
+        if fill not in FILLS:
+            raise ValueError(f"fill must be a float or one of {FILLS}, got {fill!r}")
+        return fill
+    if isinstance(fill, bool) or not isinstance(fill, (int, float)):
+        raise TypeError(f"fill must be a float or one of {FILLS}, got {fill!r} ({type(fill).__name__})")
+    return float(fill)
+
+
+def _variance_law(config: Config) -> None:
+    if config.task not in ("gaussian_variance", "variable_variance"):
+        raise ValueError(f"config.task must be 'gaussian_variance' or 'variable_variance' (a law defined at every "
+                         f"set size), got {config.task!r}")
+
+
+def _fixed_size(config: Config) -> bool:
+    """Whether the run's model takes sets of its own n only (every approach but DeepSets)."""
+    return config.approach != "deepsets"
+
+
+def sets_at_size(config: Config, n: int, count: int, seed: int = SIZES_SEED,
+                 fill: float | str = 0.0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """``count`` sets of ``n`` points from the run's variance law, as its model takes them.
+
+    Returns x: (count, max(n, padded), d), mask: (count, max(n, padded)) bool or None, y: (count,).
+    For a run of task "variable_variance" whose padded length ``config.n`` exceeds ``n``, the sets
+    are padded to it with ``fill`` (a float, or "normal": independent draws from the class-0 law);
+    with ``config.masks`` the mask marks the ``n`` present points (so the fill cannot matter),
+    without it the padding is part of the input. Any other run gets the ``n`` points as they are
+    (mask None). The points and labels depend only on (n, count, seed + n, d, var0, var1): every
+    run, and every fill, sees the same sets.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be a symlib.experiments.Config, got {type(config).__name__}")
+    _variance_law(config)
+    _check_n("n", n)
+    _check_n("count", count)
+    _check_n("seed", seed, low=0)
+    fill = _check_fill(fill)
+    if _fixed_size(config) and n != config.n:
+        raise ValueError(f"n must be {config.n} for approach {config.approach!r} (a dense network of one set size "
+                         f"takes no other), got {n}")
+    generator = torch.Generator().manual_seed(seed + n)
+    x, y = data.GaussianVarianceTask(n, config.d, config.var0, config.var1).sample(count, generator)
+    padded = config.n if config.task == "variable_variance" else n
+    if padded <= n:
+        return x, None, y
+    if fill == "normal":
+        pad = math.sqrt(config.var0) * torch.randn(count, padded - n, config.d, generator=generator)
+    else:
+        pad = torch.full((count, padded - n, config.d), fill)
+    x = torch.cat([x, pad.to(x.dtype)], dim=1)
+    if not config.masks:
+        return x, None, y
+    return x, torch.arange(padded) < n, y
+
+
+def score_at_sizes(configs: Sequence[Config], cache_dir: str | os.PathLike, sizes: Sequence[int],
+                   test_size: int = 20_000, seed: int = SIZES_SEED, fill: float | str = 0.0,
+                   batch_size: int = 4096) -> pd.DataFrame:
+    """Each run's kept checkpoint scored on ``test_size`` sets of every size in ``sizes``.
+
+    configs: runs of the variance task (fixed or variable size) trained with ``keep_models=True``
+    into ``cache_dir``; runs that share an architecture are scored as one ensemble. The sets at
+    size n are ``sets_at_size(config, n, test_size, seed, fill)``, the same for every run. Returns
+    one row per run and size: the run's fields (``n`` is its own, padded, length), ``size``,
+    ``in_range`` (the size among those it was trained on), loss, accuracy, saturated, ``bayes_accuracy`` (exact, at n) and ``regret``
+    (``bayes_accuracy - accuracy``).
+    """
+    configs = _check_configs(configs)
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not len(sizes):
+        raise TypeError(f"sizes must be a non-empty sequence of ints, got {sizes!r}")
+    sizes = [_check_n(f"sizes[{i}]", n) for i, n in enumerate(sizes)]
+    _check_n("test_size", test_size)
+    for config in configs:
+        _variance_law(config)
+        if _fixed_size(config) and any(n != config.n for n in sizes):
+            raise ValueError(f"sizes must be [{config.n}] for approach {config.approach!r} (a dense network of one set "
+                             f"size takes no other), got {sizes}")
+    packs: dict[tuple, list[int]] = {}
+    for i, config in enumerate(configs):
+        packs.setdefault(pack_key(config), []).append(i)
+    rows = []
+    for members in packs.values():
+        runs = [configs[i] for i in members]
+        model = load_model(runs, cache_dir)
+        for n in sizes:
+            x, mask, y = sets_at_size(runs[0], n, test_size, seed, fill)
+            if mask is not None:
+                mask = mask.expand(len(x), -1)
+            scores = train.evaluate(model, x, y, loss=runs[0].loss, batch_size=batch_size, mask=mask)
+            bayes = data.bayes_accuracy(n, runs[0].d, runs[0].var0, runs[0].var1)
+            low = runs[0].n_min if runs[0].task == "variable_variance" else runs[0].n
+            for member, config in enumerate(runs):
+                score = scores.iloc[member]
+                rows.append({**config.fields(), "size": n, "in_range": low <= n <= config.n,
+                             "test_loss": score.loss, "test_accuracy": score.accuracy,
+                             "test_saturated": score.saturated, "bayes_accuracy": bayes,
+                             "regret": bayes - score.accuracy})
+    return pd.DataFrame(rows)
+
+
+def logits_at_size(configs: Sequence[Config], cache_dir: str | os.PathLike, n: int, count: int,
+                   seed: int = SIZES_SEED, fill: float | str = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The kept checkpoints' logits on ``sets_at_size(configs[0], n, count, seed, fill)``.
+
+    configs: runs of one architecture (``pack_key``), scored as one ensemble. Returns logits:
+    (len(configs), count) (a run trained on probabilities gives their logit), llr: (count,) the
+    exact log-likelihood ratio log p(x | y=1) - log p(x | y=0) of the n points, and y: (count,).
+    """
+    configs = _check_configs(configs)
+    for config in configs:
+        _variance_law(config)
+    x, mask, y = sets_at_size(configs[0], n, count, seed, fill)
+    model = load_model(configs, cache_dir)
+    members = len(configs)
+    with torch.no_grad():
+        out = model(x.repeat(members, 1, 1), mask=None if mask is None else mask.expand(members * count, -1))
+    out = out.reshape(members, count).double()
+    if configs[0].loss == "probabilities":
+        out = torch.logit(out)
+    llr = data.bayes_predict(x[:, :n].double(), configs[0].var0, configs[0].var1)
+    return out, llr, y

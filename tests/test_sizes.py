@@ -1,0 +1,128 @@
+"""symlib.sizes: trained runs scored at set sizes they never saw, on paired sets."""
+
+import math
+
+import pytest
+import torch
+
+from symlib import data, experiments as ex, sizes, train
+
+VARIABLE = ex.Config(approach="deepsets", task="variable_variance", n=9, n_min=4, width=8, train_size=256,
+                     val_fraction=0.25, epochs=4, min_steps=40, test_size=300)
+FIXED = ex.Config(approach="dense", n=6, width=4, train_size=128, val_fraction=0.25, epochs=2, min_steps=20,
+                  test_size=300)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sizes")
+    runs = ([VARIABLE.replace(seed=s) for s in (0, 1)] + [VARIABLE.replace(masks=False, seed=s) for s in (0, 1)]
+            + [VARIABLE.replace(pool="mean", seed=0), FIXED, FIXED.replace(seed=1)])
+    ex.sweep(runs, path, keep_models=True, n_jobs=1)
+    return path
+
+
+def test_sets_are_the_same_points_for_every_run_and_fill():
+    x, mask, y = sizes.sets_at_size(VARIABLE, 5, 50, fill=math.nan)
+    assert x.shape == (50, 9, 5) and mask.shape == (9,) and mask.sum() == 5 and mask[:5].all()
+    assert torch.isnan(x[:, 5:]).all()
+    naive, none, y2 = sizes.sets_at_size(VARIABLE.replace(masks=False), 5, 50)
+    assert none is None and torch.equal(naive[:, :5], x[:, :5]) and (naive[:, 5:] == 0).all() and torch.equal(y, y2)
+    noisy, _, _ = sizes.sets_at_size(VARIABLE.replace(masks=False), 5, 50, fill="normal")
+    assert torch.equal(noisy[:, :5], x[:, :5]) and (noisy[:, 5:] != 0).all()
+    alone, no_mask, y3 = sizes.sets_at_size(FIXED.replace(n=5), 5, 50)
+    assert no_mask is None and torch.equal(alone, x[:, :5]) and torch.equal(y, y3)
+    large, large_mask, _ = sizes.sets_at_size(VARIABLE, 20, 50)  # above the padded length: as they are
+    assert large.shape == (50, 20, 5) and large_mask is None
+    other, _, _ = sizes.sets_at_size(VARIABLE, 5, 50, seed=sizes.SIZES_SEED + 1)
+    assert not torch.equal(other[:, :5], x[:, :5])
+
+
+def test_sets_follow_the_variance_law():
+    x, _, y = sizes.sets_at_size(FIXED.replace(n=3), 3, 40_000)
+    for label, var in ((0, 1.0), (1, 0.8)):
+        points = x[y == label]
+        assert abs(points.var().item() - var) < 0.02
+    assert abs(y.mean().item() - 0.5) < 0.02
+
+
+def test_scores_are_paired_exact_optimum_and_ensemble_equals_solo(cache):
+    runs = [VARIABLE.replace(seed=0), VARIABLE.replace(seed=1)]
+    table = sizes.score_at_sizes(runs, cache, [2, 4, 9, 15], test_size=500)
+    assert len(table) == 8 and list(table.columns[-7:]) == ["size", "in_range", "test_loss", "test_accuracy",
+                                                            "test_saturated", "bayes_accuracy", "regret"]
+    assert table.set_index("size").in_range.groupby("size").first().to_dict() == {2: False, 4: True, 9: True,
+                                                                                     15: False}
+    for n, rows in table.groupby("size"):
+        assert (rows.bayes_accuracy == data.bayes_accuracy(n, 5)).all()
+        assert ((rows.bayes_accuracy - rows.test_accuracy - rows.regret).abs() < 1e-12).all()
+    # Run by run, on the same sets, as a solo model: the same scores as the ensemble.
+    for run in runs:
+        model = ex.load_model(run, cache)
+        x, mask, y = sizes.sets_at_size(run, 4, 500)
+        solo = train.evaluate(model, x, y, mask=mask.expand(500, -1)).accuracy.item()
+        assert solo == pytest.approx(table[(table.seed == run.seed) & (table["size"] == 4)].test_accuracy.item(), abs=1e-12)
+
+
+def test_masked_runs_ignore_the_fill_and_naive_runs_do_not(cache):
+    masked = [VARIABLE.replace(seed=0)]
+    naive = [VARIABLE.replace(masks=False, seed=0)]
+    zeros = sizes.score_at_sizes(masked + naive, cache, [5, 7], test_size=400)
+    for fill in (1.0, "normal", 1e30):
+        other = sizes.score_at_sizes(masked, cache, [5, 7], test_size=400, fill=fill)
+        assert other.test_loss.tolist() == zeros[zeros.masks].test_loss.tolist()
+    moved = sizes.score_at_sizes(naive, cache, [5, 7], test_size=400, fill=1.0)
+    assert (moved.test_loss.to_numpy() != zeros[~zeros.masks].test_loss.to_numpy()).all()
+
+
+def test_logits_against_the_exact_log_likelihood_ratio(cache):
+    runs = [VARIABLE.replace(seed=0), VARIABLE.replace(seed=1)]
+    logits, llr, y = sizes.logits_at_size(runs, cache, 6, 300)
+    assert logits.shape == (2, 300) and llr.shape == (300,) and y.shape == (300,)
+    x, mask, _ = sizes.sets_at_size(runs[0], 6, 300, fill=math.nan)
+    torch.testing.assert_close(llr, data.bayes_predict(x[:, :6].double()))
+    with torch.no_grad():
+        solo = ex.load_model(runs[1], cache)(x, mask=mask.expand(300, -1)).reshape(-1).double()
+    torch.testing.assert_close(logits[1], solo, rtol=1e-5, atol=1e-5)
+    accuracy = ((logits > 0).double() == y).double().mean(1)
+    scores = sizes.score_at_sizes(runs, cache, [6], test_size=300)
+    torch.testing.assert_close(accuracy, torch.tensor(scores.test_accuracy.to_numpy()), rtol=0, atol=1e-12)
+
+
+def test_fixed_size_runs_only_at_their_own_size(cache):
+    table = sizes.score_at_sizes([FIXED, FIXED.replace(seed=1)], cache, [6], test_size=300)
+    assert len(table) == 2 and table.in_range.all()
+    with pytest.raises(ValueError, match=r"sizes must be \[6\] for approach 'dense'.*got \[6, 7\]"):
+        sizes.score_at_sizes([FIXED], cache, [6, 7])
+    with pytest.raises(ValueError, match=r"n must be 6 for approach 'dense'.*got 5"):
+        sizes.sets_at_size(FIXED, 5, 10)
+
+
+BAD = [
+    (lambda: sizes.sets_at_size("config", 5, 10), TypeError, r"config must be a symlib.experiments.Config, got str"),
+    (lambda: sizes.sets_at_size(ex.Config(task="ring", rho=0.2, d=2, steps=10), 5, 10), ValueError,
+     r"config.task must be 'gaussian_variance' or 'variable_variance'.*got 'ring'"),
+    (lambda: sizes.sets_at_size(VARIABLE, 0, 10), ValueError, r"n must be an int >= 1, got 0"),
+    (lambda: sizes.sets_at_size(VARIABLE, 5.0, 10), TypeError, r"n must be an int >= 1, got 5.0"),
+    (lambda: sizes.sets_at_size(VARIABLE, 5, True), TypeError, r"count must be an int >= 1, got True"),
+    (lambda: sizes.sets_at_size(VARIABLE, 5, 10, seed=-1), ValueError, r"seed must be an int >= 0, got -1"),
+    (lambda: sizes.sets_at_size(VARIABLE, 5, 10, fill="zeros"), ValueError,
+     r"fill must be a float or one of \('normal',\), got 'zeros'"),
+    (lambda: sizes.sets_at_size(VARIABLE, 5, 10, fill=None), TypeError, r"fill must be a float.*got None"),
+    (lambda: sizes.score_at_sizes([VARIABLE], ".", []), TypeError, r"sizes must be a non-empty sequence"),
+    (lambda: sizes.score_at_sizes([VARIABLE], ".", [3, 0]), ValueError, r"sizes\[1\] must be an int >= 1, got 0"),
+    (lambda: sizes.score_at_sizes([VARIABLE], ".", [3], test_size=0), ValueError,
+     r"test_size must be an int >= 1, got 0"),
+    (lambda: sizes.score_at_sizes(VARIABLE, ".", [3]), TypeError, r"configs must be a list"),
+]
+
+
+@pytest.mark.parametrize("call,error,match", BAD)
+def test_bad_inputs(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"no checkpoint of this run \(deepsets, seed 0\)"):
+        sizes.score_at_sizes([VARIABLE], tmp_path, [5], test_size=10)
