@@ -60,17 +60,17 @@ def _fixed_size(config: Config) -> bool:
     return config.approach != "deepsets"
 
 
-def sets_at_size(config: Config, n: int, count: int, seed: int = SIZES_SEED,
-                 fill: float | str = 0.0) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+def sets_at_size(config: Config, n: int, count: int, seed: int = SIZES_SEED, fill: float | str = 0.0,
+                 length: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """``count`` sets of ``n`` points from the run's variance law, as its model takes them.
 
-    Returns x: (count, max(n, padded), d), mask: (count, max(n, padded)) bool or None, y: (count,).
-    For a run of task "variable_variance" whose padded length ``config.n`` exceeds ``n``, the sets
-    are padded to it with ``fill`` (a float, or "normal": independent draws from the class-0 law);
-    with ``config.masks`` the mask marks the ``n`` present points (so the fill cannot matter),
-    without it the padding is part of the input. Any other run gets the ``n`` points as they are
-    (mask None). The points and labels depend only on (n, count, seed + n, d, var0, var1): every
-    run, and every fill, sees the same sets.
+    Returns x: (count, max(n, length), d), mask: (max(n, length),) bool or None, y: (count,).
+    For a run of task "variable_variance", sets are padded to ``length`` (default: the run's padded
+    length ``config.n``) with ``fill`` (a float, or "normal": independent draws from the class-0
+    law); with ``config.masks`` the mask marks the ``n`` present points (so the fill cannot
+    matter), without it the padding is part of the input. Sets already that long, and the sets of
+    any other run, are the ``n`` points as they are (mask None). The points and labels depend only
+    on (n, count, seed + n, d, var0, var1): every run, fill and length sees the same sets.
     """
     if not isinstance(config, Config):
         raise TypeError(f"config must be a symlib.experiments.Config, got {type(config).__name__}")
@@ -84,7 +84,12 @@ def sets_at_size(config: Config, n: int, count: int, seed: int = SIZES_SEED,
                          f"takes no other), got {n}")
     generator = torch.Generator().manual_seed(seed + n)
     x, y = data.GaussianVarianceTask(n, config.d, config.var0, config.var1).sample(count, generator)
-    padded = config.n if config.task == "variable_variance" else n
+    if length is not None:
+        _check_n("length", length)
+        if config.task != "variable_variance":
+            raise ValueError(f"length is used only by runs of task 'variable_variance' (padded sets); task "
+                             f"{config.task!r} got length={length}")
+    padded = (config.n if length is None else length) if config.task == "variable_variance" else n
     if padded <= n:
         return x, None, y
     if fill == "normal":
@@ -99,12 +104,12 @@ def sets_at_size(config: Config, n: int, count: int, seed: int = SIZES_SEED,
 
 def score_at_sizes(configs: Sequence[Config], cache_dir: str | os.PathLike, sizes: Sequence[int],
                    test_size: int = 20_000, seed: int = SIZES_SEED, fill: float | str = 0.0,
-                   batch_size: int = 4096) -> pd.DataFrame:
+                   length: int | None = None, batch_size: int = 4096) -> pd.DataFrame:
     """Each run's kept checkpoint scored on ``test_size`` sets of every size in ``sizes``.
 
     configs: runs of the variance task (fixed or variable size) trained with ``keep_models=True``
     into ``cache_dir``; runs that share an architecture are scored as one ensemble. The sets at
-    size n are ``sets_at_size(config, n, test_size, seed, fill)``, the same for every run. Returns
+    size n are ``sets_at_size(config, n, test_size, seed, fill, length)``, the same for every run. Returns
     one row per run and size: the run's fields (``n`` is its own, padded, length), ``size``,
     ``in_range`` (the size among those it was trained on), loss, accuracy, saturated, ``bayes_accuracy`` (exact, at n) and ``regret``
     (``bayes_accuracy - accuracy``).
@@ -127,7 +132,7 @@ def score_at_sizes(configs: Sequence[Config], cache_dir: str | os.PathLike, size
         runs = [configs[i] for i in members]
         model = load_model(runs, cache_dir)
         for n in sizes:
-            x, mask, y = sets_at_size(runs[0], n, test_size, seed, fill)
+            x, mask, y = sets_at_size(runs[0], n, test_size, seed, fill, length)
             if mask is not None:
                 mask = mask.expand(len(x), -1)
             scores = train.evaluate(model, x, y, loss=runs[0].loss, batch_size=batch_size, mask=mask)
@@ -143,8 +148,9 @@ def score_at_sizes(configs: Sequence[Config], cache_dir: str | os.PathLike, size
 
 
 def logits_at_size(configs: Sequence[Config], cache_dir: str | os.PathLike, n: int, count: int,
-                   seed: int = SIZES_SEED, fill: float | str = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The kept checkpoints' logits on ``sets_at_size(configs[0], n, count, seed, fill)``.
+                   seed: int = SIZES_SEED, fill: float | str = 0.0,
+                   length: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The kept checkpoints' logits on ``sets_at_size(configs[0], n, count, seed, fill, length)``.
 
     configs: runs of one architecture (``pack_key``), scored as one ensemble. Returns logits:
     (len(configs), count) (a run trained on probabilities gives their logit), llr: (count,) the
@@ -153,7 +159,7 @@ def logits_at_size(configs: Sequence[Config], cache_dir: str | os.PathLike, n: i
     configs = _check_configs(configs)
     for config in configs:
         _variance_law(config)
-    x, mask, y = sets_at_size(configs[0], n, count, seed, fill)
+    x, mask, y = sets_at_size(configs[0], n, count, seed, fill, length)
     model = load_model(configs, cache_dir)
     members = len(configs)
     with torch.no_grad():

@@ -34,6 +34,10 @@ def test_sets_are_the_same_points_for_every_run_and_fill():
     assert no_mask is None and torch.equal(alone, x[:, :5]) and torch.equal(y, y3)
     large, large_mask, _ = sizes.sets_at_size(VARIABLE, 20, 50)  # above the padded length: as they are
     assert large.shape == (50, 20, 5) and large_mask is None
+    alone_too, none_too, _ = sizes.sets_at_size(VARIABLE, 5, 50, length=5)
+    assert none_too is None and torch.equal(alone_too, alone)
+    longer, longer_mask, _ = sizes.sets_at_size(VARIABLE.replace(masks=False), 5, 50, length=12)
+    assert longer.shape == (50, 12, 5) and longer_mask is None and (longer[:, 5:] == 0).all()
     other, _, _ = sizes.sets_at_size(VARIABLE, 5, 50, seed=sizes.SIZES_SEED + 1)
     assert not torch.equal(other[:, :5], x[:, :5])
 
@@ -73,6 +77,11 @@ def test_masked_runs_ignore_the_fill_and_naive_runs_do_not(cache):
         assert other.test_loss.tolist() == zeros[zeros.masks].test_loss.tolist()
     moved = sizes.score_at_sizes(naive, cache, [5, 7], test_size=400, fill=1.0)
     assert (moved.test_loss.to_numpy() != zeros[~zeros.masks].test_loss.to_numpy()).all()
+    # Unpadded, a masked run scores as padded; a naive one does not.
+    alone = sizes.score_at_sizes(masked + naive, cache, [5, 7], test_size=400, length=5)
+    for masks in (True, False):
+        close = abs(alone[alone.masks == masks].test_loss.to_numpy() - zeros[zeros.masks == masks].test_loss.to_numpy())
+        assert (close < 1e-6).all() if masks else (close > 1e-6).all()
 
 
 def test_logits_against_the_exact_log_likelihood_ratio(cache):
@@ -109,6 +118,9 @@ BAD = [
     (lambda: sizes.sets_at_size(VARIABLE, 5, 10, fill="zeros"), ValueError,
      r"fill must be a float or one of \('normal',\), got 'zeros'"),
     (lambda: sizes.sets_at_size(VARIABLE, 5, 10, fill=None), TypeError, r"fill must be a float.*got None"),
+    (lambda: sizes.sets_at_size(VARIABLE, 5, 10, length=0), ValueError, r"length must be an int >= 1, got 0"),
+    (lambda: sizes.sets_at_size(FIXED, 6, 10, length=8), ValueError, r"length is used only by runs of task "
+     r"'variable_variance'.*got length=8"),
     (lambda: sizes.score_at_sizes([VARIABLE], ".", []), TypeError, r"sizes must be a non-empty sequence"),
     (lambda: sizes.score_at_sizes([VARIABLE], ".", [3, 0]), ValueError, r"sizes\[1\] must be an int >= 1, got 0"),
     (lambda: sizes.score_at_sizes([VARIABLE], ".", [3], test_size=0), ValueError,
