@@ -258,6 +258,32 @@ class Config:
         """Steps between evaluations: ``eval_every``, or by default a tenth of the run."""
         return self.eval_every or max(1, self.steps // 10)
 
+    @classmethod
+    def from_row(cls, row: Mapping) -> "Config":
+        """The run of one history row (or any mapping holding every field; other keys are ignored):
+        the inverse of ``fields``, so ``Config.from_row(c.fields()) == c`` up to the resolved
+        defaults. Undoes what a DataFrame does to values (NumPy scalars, NaN for None, integers
+        stored as floats in a column that also holds None)."""
+        if not isinstance(row, Mapping) and not hasattr(row, "to_dict"):
+            raise TypeError(f"row must be a mapping of Config fields (e.g. a history row), got {type(row).__name__}")
+        row = row.to_dict() if hasattr(row, "to_dict") else dict(row)
+        names = [f.name for f in dataclasses.fields(cls)]
+        missing = [name for name in names if name not in row]
+        if missing:
+            raise ValueError(f"row must hold every Config field, missing {missing}")
+        values = {}
+        for field in dataclasses.fields(cls):
+            value = row[field.name]
+            value = value.item() if isinstance(value, np.generic) else value
+            if isinstance(value, float) and math.isnan(value):
+                value = None
+            elif isinstance(value, float) and value.is_integer() and "int" in field.type and "float" not in field.type:
+                value = int(value)
+            values[field.name] = value
+        if values["epochs"] is not None:
+            values["steps"] = None  # derived from the epochs budget
+        return cls(**values)
+
     def fields(self) -> dict:
         """The config as a flat dict (the columns every history row carries), with ``eval_every``
         resolved, so that a run given the default explicitly is the same run (and cache entry)."""

@@ -334,6 +334,23 @@ def test_load_model_stacks_runs_of_one_architecture(tmp_path):
         ex.load_model([configs[0], configs[0].replace(seed=9)], tmp_path)
 
 
+def test_config_from_a_history_row_is_the_run(tmp_path):
+    runs = [TINY.replace(lr=3e-3), TINY.replace(approach="deepsets", task="variable_variance", n=8, n_min=3, seed=2),
+            ex.Config(train_size=80, val_fraction=0.25, epochs=3, min_steps=5, batch_size=16, test_size=50,
+                      approach="sampled", samples=2, eval_samples=4)]
+    histories = ex.sweep(runs, tmp_path, n_jobs=1)
+    # What pandas may make of columns mixing None and ints (e.g. after a CSV round trip): NaN and floats.
+    histories = histories.astype({"n_min": float, "eval_samples": float, "val_size": float})
+    for config in runs:
+        row = histories[(histories.approach == config.approach) & (histories.seed == config.seed)].iloc[-1]
+        again = ex.Config.from_row(row)
+        assert ex.cache_key(again) == ex.cache_key(config) and again.fields() == config.fields()
+    with pytest.raises(ValueError, match=r"row must hold every Config field, missing \['seed'\]"):
+        ex.Config.from_row({k: v for k, v in TINY.fields().items() if k != "seed"})
+    with pytest.raises(TypeError, match="row must be a mapping"):
+        ex.Config.from_row([1, 2])
+
+
 def test_curve_grid_gives_each_size_its_seeds():
     runs = ex.curve_grid(TINY, [40, 80], {40: [0, 1, 2], 80: [0]}, lr=[1e-3, 1e-2])
     assert sorted((c.train_size, c.seed, c.lr) for c in runs) == sorted(
