@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Chapter order matters only for the last one: reproducibility collects the others' records.
-CHAPTERS := toolkit averaging original overfitting learning_curves cost choosing_group
+CHAPTERS := toolkit averaging original overfitting learning_curves cost choosing_group sizes
 EXECUTED := $(CHAPTERS:%=book/%.ipynb)
 SYMLIB := $(shell find symlib -name '*.py')
 BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md) book/references.bib
