@@ -19,16 +19,18 @@ import math
 import os
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 
 from . import data, train
 from .experiments import Config, _check_configs, load_model, pack_key
 
-__all__ = ["sets_at_size", "score_at_sizes", "logits_at_size", "FILLS", "SIZES_SEED"]
+__all__ = ["sets_at_size", "score_at_sizes", "logits_at_size", "threshold_accuracy", "FILLS", "SIZES_SEED"]
 
-FILLS = ("normal",)  # besides any float: draws from the class-0 law, padding that looks like data
-SIZES_SEED = train.TEST_SEED  # sets of size n come from seed SIZES_SEED + n: none is a training stream
+FILLS = ("normal",)  # besides any float: draws from the class-0 law, N(0, var0 I)
+SIZES_SEED = train.TEST_SEED  # the sets of size n come from a generator keyed by (SIZES_SEED, n)
 
 
 def _check_n(name: str, value, low: int = 1) -> int:
@@ -47,6 +49,28 @@ def _check_fill(fill) -> float | str:
     if isinstance(fill, bool) or not isinstance(fill, (int, float)):
         raise TypeError(f"fill must be a float or one of {FILLS}, got {fill!r} ({type(fill).__name__})")
     return float(fill)
+
+
+def _size_seed(seed: int, n: int) -> int:
+    """A torch seed for the sets of size n: distinct (seed, n) pairs give unrelated streams
+    (seed + n would give (s, n) and (s + 1, n - 1) the same one)."""
+    return int(np.random.SeedSequence([seed, n]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def threshold_accuracy(n: int, d: int, threshold: float, var0: float = 1.0, var1: float = 0.8) -> float:
+    """Exact accuracy, on sets of n points, of the rule "class 1 when S < threshold" (S the sum of
+    squared norms, var1 < var0), with equal priors: what a classifier that keeps one threshold on S
+    at every size scores (the optimal rule at size m is ``data.bayes_threshold(m, d, var0, var1)``).
+    """
+    _check_n("n", n)
+    _check_n("d", d)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise TypeError(f"threshold must be a finite float, got {threshold!r}")
+    if not (isinstance(var0, (int, float)) and isinstance(var1, (int, float)) and 0 < var1 < var0):
+        raise ValueError(f"var0 and var1 must be numbers with 0 < var1 < var0 (class 1 the smaller variance), got "
+                         f"var0={var0!r}, var1={var1!r}")
+    dof = n * d
+    return float(0.5 * stats.chi2.cdf(threshold / var1, dof) + 0.5 * stats.chi2.sf(threshold / var0, dof))
 
 
 def _variance_law(config: Config) -> None:
@@ -70,7 +94,8 @@ def sets_at_size(config: Config, n: int, count: int, seed: int = SIZES_SEED, fil
     law); with ``config.masks`` the mask marks the ``n`` present points (so the fill cannot
     matter), without it the padding is part of the input. Sets already that long, and the sets of
     any other run, are the ``n`` points as they are (mask None). The points and labels depend only
-    on (n, count, seed + n, d, var0, var1): every run, fill and length sees the same sets.
+    on (n, count, seed, d, var0, var1): every run, fill and length sees the same sets, and each
+    size its own draw.
     """
     if not isinstance(config, Config):
         raise TypeError(f"config must be a symlib.experiments.Config, got {type(config).__name__}")
@@ -82,7 +107,7 @@ def sets_at_size(config: Config, n: int, count: int, seed: int = SIZES_SEED, fil
     if _fixed_size(config) and n != config.n:
         raise ValueError(f"n must be {config.n} for approach {config.approach!r} (a dense network of one set size "
                          f"takes no other), got {n}")
-    generator = torch.Generator().manual_seed(seed + n)
+    generator = torch.Generator().manual_seed(_size_seed(seed, n))
     x, y = data.GaussianVarianceTask(n, config.d, config.var0, config.var1).sample(count, generator)
     if length is not None:
         _check_n("length", length)
@@ -111,8 +136,13 @@ def score_at_sizes(configs: Sequence[Config], cache_dir: str | os.PathLike, size
     into ``cache_dir``; runs that share an architecture are scored as one ensemble. The sets at
     size n are ``sets_at_size(config, n, test_size, seed, fill, length)``, the same for every run. Returns
     one row per run and size: the run's fields (``n`` is its own, padded, length), ``size``,
-    ``in_range`` (the size among those it was trained on), loss, accuracy, saturated, ``bayes_accuracy`` (exact, at n) and ``regret``
-    (``bayes_accuracy - accuracy``).
+    ``in_range`` (the size among those it was trained on), test_loss, test_accuracy,
+    test_saturated (as in a history), ``bayes_accuracy`` (exact, at that size),
+    ``optimal_accuracy`` (the optimal rule, ``data.bayes_predict``, scored on the same sets),
+    ``regret`` (``optimal_accuracy - test_accuracy``: paired on the sets, so that their sampling
+    noise, shared by every run, cancels) and ``edge`` (``(test_accuracy - 1/2) / (optimal_accuracy
+    - 1/2)``: the share of the optimal rule's margin over chance, 0 at chance and 1 at the optimum
+    at every size, where the regret of a chance-level classifier grows with the optimum).
     """
     configs = _check_configs(configs)
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not len(sizes):
@@ -137,13 +167,17 @@ def score_at_sizes(configs: Sequence[Config], cache_dir: str | os.PathLike, size
                 mask = mask.expand(len(x), -1)
             scores = train.evaluate(model, x, y, loss=runs[0].loss, batch_size=batch_size, mask=mask)
             bayes = data.bayes_accuracy(n, runs[0].d, runs[0].var0, runs[0].var1)
+            points = x[:, :n].double()  # the sets come first in their slots, padding after
+            optimal = float(((data.bayes_predict(points, runs[0].var0, runs[0].var1) > 0).double()
+                             == y.double()).double().mean())
             low = runs[0].n_min if runs[0].task == "variable_variance" else runs[0].n
             for member, config in enumerate(runs):
                 score = scores.iloc[member]
                 rows.append({**config.fields(), "size": n, "in_range": low <= n <= config.n,
                              "test_loss": score.loss, "test_accuracy": score.accuracy,
                              "test_saturated": score.saturated, "bayes_accuracy": bayes,
-                             "regret": bayes - score.accuracy})
+                             "optimal_accuracy": optimal, "regret": optimal - score.accuracy,
+                             "edge": (score.accuracy - 0.5) / (optimal - 0.5)})
     return pd.DataFrame(rows)
 
 

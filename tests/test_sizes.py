@@ -40,6 +40,10 @@ def test_sets_are_the_same_points_for_every_run_and_fill():
     assert longer.shape == (50, 12, 5) and longer_mask is None and (longer[:, 5:] == 0).all()
     other, _, _ = sizes.sets_at_size(VARIABLE, 5, 50, seed=sizes.SIZES_SEED + 1)
     assert not torch.equal(other[:, :5], x[:, :5])
+    # Each (seed, size) its own draw: not the size below's draw with the next seed, nor a prefix of it.
+    below, _, _ = sizes.sets_at_size(VARIABLE, 4, 50, seed=sizes.SIZES_SEED + 1)
+    assert not torch.equal(below[:, :4], x[:, :4])
+    assert not torch.equal(sizes.sets_at_size(VARIABLE, 6, 50)[0][:, :5], x[:, :5])
 
 
 def test_sets_follow_the_variance_law():
@@ -53,13 +57,24 @@ def test_sets_follow_the_variance_law():
 def test_scores_are_paired_exact_optimum_and_ensemble_equals_solo(cache):
     runs = [VARIABLE.replace(seed=0), VARIABLE.replace(seed=1)]
     table = sizes.score_at_sizes(runs, cache, [2, 4, 9, 15], test_size=500)
-    assert len(table) == 8 and list(table.columns[-7:]) == ["size", "in_range", "test_loss", "test_accuracy",
-                                                            "test_saturated", "bayes_accuracy", "regret"]
+    assert len(table) == 8 and list(table.columns[-9:]) == ["size", "in_range", "test_loss", "test_accuracy",
+                                                            "test_saturated", "bayes_accuracy", "optimal_accuracy",
+                                                            "regret", "edge"]
     assert table.set_index("size").in_range.groupby("size").first().to_dict() == {2: False, 4: True, 9: True,
                                                                                      15: False}
     for n, rows in table.groupby("size"):
         assert (rows.bayes_accuracy == data.bayes_accuracy(n, 5)).all()
-        assert ((rows.bayes_accuracy - rows.test_accuracy - rows.regret).abs() < 1e-12).all()
+        assert ((rows.optimal_accuracy - rows.test_accuracy - rows.regret).abs() < 1e-12).all()
+        assert rows.optimal_accuracy.nunique() == 1  # one optimal rule, one set of test sets per size
+        optimal = rows.optimal_accuracy.iloc[0]
+        assert abs(optimal - data.bayes_accuracy(n, 5)) < 4 * math.sqrt(0.25 / 500)
+        x, _, y = sizes.sets_at_size(FIXED.replace(n=n), n, 500)
+        assert optimal == ((data.bayes_predict(x.double()) > 0).double() == y).double().mean().item()
+        assert ((rows.edge - (rows.test_accuracy - 0.5) / (optimal - 0.5)).abs() < 1e-12).all()
+    # Members in the other order: the same rows, reordered.
+    reversed_table = sizes.score_at_sizes(runs[::-1], cache, [2, 4, 9, 15], test_size=500)
+    key = ["seed", "size"]
+    assert reversed_table.sort_values(key).test_loss.tolist() == table.sort_values(key).test_loss.tolist()
     # Run by run, on the same sets, as a solo model: the same scores as the ensemble.
     for run in runs:
         model = ex.load_model(run, cache)
@@ -98,6 +113,29 @@ def test_logits_against_the_exact_log_likelihood_ratio(cache):
     torch.testing.assert_close(accuracy, torch.tensor(scores.test_accuracy.to_numpy()), rtol=0, atol=1e-12)
 
 
+def test_naive_runs_take_larger_sets_as_they_are(cache):
+    naive = [VARIABLE.replace(masks=False, seed=0)]
+    table = sizes.score_at_sizes(naive, cache, [12], test_size=300)
+    model = ex.load_model(naive[0], cache)
+    x, mask, y = sizes.sets_at_size(naive[0], 12, 300)
+    assert mask is None and x.shape[1] == 12
+    assert table.test_accuracy.item() == train.evaluate(model, x, y).accuracy.item()
+
+
+def test_threshold_accuracy_is_exact():
+    for n in (2, 10, 40):
+        best = data.bayes_threshold(n, 5, 1.0, 0.8)
+        assert sizes.threshold_accuracy(n, 5, best) == pytest.approx(data.bayes_accuracy(n, 5), abs=1e-12)
+        assert sizes.threshold_accuracy(n, 5, 0.9 * best) < data.bayes_accuracy(n, 5)
+    # One threshold at every size: right at its own size, near chance far from it.
+    kept = data.bayes_threshold(10, 5, 1.0, 0.8)
+    assert sizes.threshold_accuracy(40, 5, kept) < 0.51 and sizes.threshold_accuracy(2, 5, kept) < 0.51
+    # Monte Carlo agrees.
+    x, _, y = sizes.sets_at_size(FIXED.replace(n=7), 7, 100_000)
+    rule = (x.double().pow(2).sum((1, 2)) < 30.0).double()
+    assert abs((rule == y).double().mean().item() - sizes.threshold_accuracy(7, 5, 30.0)) < 4 * math.sqrt(0.25 / 1e5)
+
+
 def test_fixed_size_runs_only_at_their_own_size(cache):
     table = sizes.score_at_sizes([FIXED, FIXED.replace(seed=1)], cache, [6], test_size=300)
     assert len(table) == 2 and table.in_range.all()
@@ -121,6 +159,10 @@ BAD = [
     (lambda: sizes.sets_at_size(VARIABLE, 5, 10, length=0), ValueError, r"length must be an int >= 1, got 0"),
     (lambda: sizes.sets_at_size(FIXED, 6, 10, length=8), ValueError, r"length is used only by runs of task "
      r"'variable_variance'.*got length=8"),
+    (lambda: sizes.threshold_accuracy(5, 5, "1"), TypeError, r"threshold must be a finite float, got '1'"),
+    (lambda: sizes.threshold_accuracy(5, 5, math.inf), TypeError, r"threshold must be a finite float, got inf"),
+    (lambda: sizes.threshold_accuracy(0, 5, 1.0), ValueError, r"n must be an int >= 1, got 0"),
+    (lambda: sizes.threshold_accuracy(5, 5, 1.0, 0.8, 1.0), ValueError, r"0 < var1 < var0.*var0=0.8, var1=1.0"),
     (lambda: sizes.score_at_sizes([VARIABLE], ".", []), TypeError, r"sizes must be a non-empty sequence"),
     (lambda: sizes.score_at_sizes([VARIABLE], ".", [3, 0]), ValueError, r"sizes\[1\] must be an int >= 1, got 0"),
     (lambda: sizes.score_at_sizes([VARIABLE], ".", [3], test_size=0), ValueError,
