@@ -27,7 +27,8 @@ from scipy import stats
 from . import data, train
 from .experiments import Config, _check_configs, load_model, pack_key
 
-__all__ = ["sets_at_size", "score_at_sizes", "logits_at_size", "threshold_accuracy", "FILLS", "SIZES_SEED"]
+__all__ = ["sets_at_size", "score_at_sizes", "logits_at_size", "logit_fit", "doubling", "threshold_accuracy", "FILLS",
+           "SIZES_SEED"]
 
 FILLS = ("normal",)  # besides any float: draws from the class-0 law, N(0, var0 I)
 SIZES_SEED = train.TEST_SEED  # the sets of size n come from a generator keyed by (SIZES_SEED, n)
@@ -203,3 +204,74 @@ def logits_at_size(configs: Sequence[Config], cache_dir: str | os.PathLike, n: i
         out = torch.logit(out)
     llr = data.bayes_predict(x[:, :n].double(), configs[0].var0, configs[0].var1)
     return out, llr, y
+
+
+def _any_size(configs: list[Config]) -> None:
+    for config in configs:
+        _variance_law(config)
+        if _fixed_size(config):
+            raise ValueError(f"configs must be runs that take sets of any size (approach 'deepsets'), got approach "
+                             f"{config.approach!r}")
+
+
+def logit_fit(configs: Sequence[Config], cache_dir: str | os.PathLike, sizes: Sequence[int], count: int,
+              seed: int = SIZES_SEED) -> pd.DataFrame:
+    """How each run's logit follows the exact log-likelihood ratio at each size in ``sizes``.
+
+    configs: runs of one architecture taking sets of any size. For each run and size, on
+    ``count`` sets (``logits_at_size``): ``slope``, ``intercept`` and ``correlation`` of the least-
+    squares line of the logit on the ratio, and ``sign_agreement``, the fraction of sets on which
+    the run's decision (logit > 0) is the optimal rule's (ratio > 0). A logit proportional to the
+    ratio has the same slope at every size; one that does not grow with n has a slope ~ 1/n.
+    """
+    configs = _check_configs(configs)
+    _any_size(configs)
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not len(sizes):
+        raise TypeError(f"sizes must be a non-empty sequence of ints, got {sizes!r}")
+    rows = []
+    for i, n in enumerate(sizes):
+        _check_n(f"sizes[{i}]", n)
+        logits, llr, _ = logits_at_size(configs, cache_dir, n, count, seed)
+        for member, config in enumerate(configs):
+            line = stats.linregress(llr.numpy(), logits[member].numpy())
+            rows.append({**config.fields(), "size": n, "slope": line.slope, "intercept": line.intercept,
+                         "correlation": line.rvalue,
+                         "sign_agreement": float(((logits[member] > 0) == (llr > 0)).double().mean())})
+    return pd.DataFrame(rows)
+
+
+def doubling(configs: Sequence[Config], cache_dir: str | os.PathLike, sizes: Sequence[int], count: int,
+             seed: int = SIZES_SEED) -> pd.DataFrame:
+    """Each run's logit on sets x and on x ∪ x, every point repeated (2n points).
+
+    Repetition doubles the log-likelihood ratio and leaves S/n, hence the optimal decision,
+    unchanged; a network that pools by mean or max cannot see it. configs: runs of one
+    architecture taking sets of any size; x: ``count`` sets of each size in ``sizes``, unpadded.
+    Returns one row per run: ``slope`` (least squares of the logit on x ∪ x against the logit on
+    x, all sizes pooled: 2 for a logit proportional to the ratio, 1 for one blind to repetition),
+    ``largest_change`` (max |logit(x ∪ x) - logit(x)|) and ``scale`` (max |logit(x)|).
+    """
+    configs = _check_configs(configs)
+    _any_size(configs)
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not len(sizes):
+        raise TypeError(f"sizes must be a non-empty sequence of ints, got {sizes!r}")
+    _check_n("count", count)
+    model = load_model(configs, cache_dir)
+    members = len(configs)
+    once, twice = [], []
+    for i, n in enumerate(sizes):
+        _check_n(f"sizes[{i}]", n)
+        length = n if configs[0].task == "variable_variance" else None
+        x, _, _ = sets_at_size(configs[0], n, count, seed, length=length)
+        with torch.no_grad():
+            once.append(model(x.repeat(members, 1, 1)).reshape(members, count).double())
+            twice.append(model(torch.cat([x, x], dim=1).repeat(members, 1, 1)).reshape(members, count).double())
+    once, twice = torch.cat(once, 1), torch.cat(twice, 1)
+    if configs[0].loss == "probabilities":
+        once, twice = torch.logit(once), torch.logit(twice)
+    rows = []
+    for member, config in enumerate(configs):
+        rows.append({**config.fields(), "slope": stats.linregress(once[member].numpy(), twice[member].numpy()).slope,
+                     "largest_change": float((twice[member] - once[member]).abs().max()),
+                     "scale": float(once[member].abs().max())})
+    return pd.DataFrame(rows)

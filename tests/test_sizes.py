@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from scipy import stats
 
 from symlib import data, experiments as ex, sizes, train
 
@@ -17,7 +18,9 @@ FIXED = ex.Config(approach="dense", n=6, width=4, train_size=128, val_fraction=0
 def cache(tmp_path_factory):
     path = tmp_path_factory.mktemp("sizes")
     runs = ([VARIABLE.replace(seed=s) for s in (0, 1)] + [VARIABLE.replace(masks=False, seed=s) for s in (0, 1)]
-            + [VARIABLE.replace(pool="mean", seed=0), FIXED, FIXED.replace(seed=1)])
+            + [VARIABLE.replace(pool="mean", seed=0), VARIABLE.replace(pool="max", seed=0), FIXED, FIXED.replace(seed=1),
+               ex.Config(approach="deepsets", n=6, width=8, train_size=128, val_fraction=0.25, epochs=2, min_steps=20,
+                         test_size=300)])
     ex.sweep(runs, path, keep_models=True, n_jobs=1)
     return path
 
@@ -134,6 +137,36 @@ def test_threshold_accuracy_is_exact():
     x, _, y = sizes.sets_at_size(FIXED.replace(n=7), 7, 100_000)
     rule = (x.double().pow(2).sum((1, 2)) < 30.0).double()
     assert abs((rule == y).double().mean().item() - sizes.threshold_accuracy(7, 5, 30.0)) < 4 * math.sqrt(0.25 / 1e5)
+
+
+def test_logit_fit_summarizes_the_logits(cache):
+    runs = [VARIABLE.replace(seed=0), VARIABLE.replace(seed=1)]
+    fit = sizes.logit_fit(runs, cache, [3, 12], 400)
+    assert len(fit) == 4 and set(fit["size"]) == {3, 12}
+    logits, llr, _ = sizes.logits_at_size(runs, cache, 12, 400)
+    row = fit[(fit.seed == 1) & (fit["size"] == 12)].iloc[0]
+    line = stats.linregress(llr.numpy(), logits[1].numpy())
+    assert row.slope == pytest.approx(line.slope, rel=1e-12) and row.correlation == pytest.approx(line.rvalue, rel=1e-12)
+    assert row.sign_agreement == ((logits[1] > 0) == (llr > 0)).double().mean().item()
+
+
+def test_doubling_is_invisible_to_mean_and_max_pooling(cache):
+    for pool in ("mean", "max"):
+        table = sizes.doubling([VARIABLE.replace(pool=pool, seed=0)], cache, [3, 4], 300)
+        assert table.largest_change.item() <= 1e-5 * (1 + table.scale.item())
+        assert table.slope.item() == pytest.approx(1.0, abs=1e-4)
+    summed = sizes.doubling([VARIABLE.replace(seed=0), VARIABLE.replace(seed=1)], cache, [3, 4], 300)
+    assert (summed.largest_change > 1e-3).all()
+    # A run of the fixed-size task that takes any size (DeepSets at n=6) is doubled the same way.
+    fixed_task = sizes.doubling([ex.Config(approach="deepsets", n=6, width=8, train_size=128, val_fraction=0.25,
+                                           epochs=2, min_steps=20, test_size=300)], cache, [3], 100)
+    assert fixed_task.largest_change.item() > 1e-4
+    with pytest.raises(ValueError, match=r"configs must be runs that take sets of any size.*got approach 'dense'"):
+        sizes.doubling([FIXED], cache, [6], 10)
+    with pytest.raises(ValueError, match=r"configs must be runs that take sets of any size.*got approach 'dense'"):
+        sizes.logit_fit([FIXED], cache, [6], 10)
+    with pytest.raises(TypeError, match="sizes must be a non-empty sequence"):
+        sizes.logit_fit([VARIABLE], cache, 5, 10)
 
 
 def test_fixed_size_runs_only_at_their_own_size(cache):
