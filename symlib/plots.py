@@ -228,7 +228,7 @@ def curves(summary: pd.DataFrame, x: str, hue: str, ax=None, bayes: float | None
             ax.set_xticks(values, [f"{v:,.0f}" for v in values])
             ax.minorticks_off()
     ax.set_xlabel(xlabel or x.replace("_", " "))
-    ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+    ax.set_ylabel(ylabel)  # the tick labels carry the % sign
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     ax.grid(alpha=0.3)
