@@ -196,7 +196,7 @@ CASES = [
     case("build-model-empty", lambda: ex.build_model([]), ValueError, "configs", "none"),
     case("make-task-dict", lambda: ex.make_task({"task": "ring"}), TypeError, "config", "dict"),
     case("cache-path-dir-none", lambda: ex.cache_path(TINY, None), TypeError, "cache_dir", "None"),
-    case("load-model-config-string", lambda: ex.load_model("deepsets", NEVER_WRITTEN), TypeError, "config", "str"),
+    case("load-model-config-string", lambda: ex.load_model("deepsets", NEVER_WRITTEN), TypeError, "configs", "str"),
     case("load-model-dir-none", lambda: ex.load_model(TINY, None), TypeError, "cache_dir", "None"),
     case("load-model-not-kept", lambda: ex.load_model(TINY, NEVER_WRITTEN), ValueError, "cache_dir",
          "never-written'"),
