@@ -193,9 +193,9 @@ def page_text(name: str) -> str:
 
 
 def markdown_text(line: str) -> str:
-    """What a line of glued Markdown looks like on the page, in ``plain`` form: bold, list marks,
+    """What a line of glued Markdown looks like on the page, in ``plain`` form: bold, list and quote marks,
     emphasis, inline code marks and link targets gone; $math$ as MathJax's \\(math\\) source."""
-    line = re.sub(r"\*\*|^- |`", "", line.strip())
+    line = re.sub(r"\*\*|^- |^> |`", "", line.strip())
     line = re.sub(r"\*([^*\s][^*]*)\*", r"\1", line)  # *emphasis*
     line = re.sub(r"\[([^]]+)\]\([^)]+\)", r"\1", line)
     line = re.sub(r"\$([^$]+)\$", r"\\(\1\\)", line)
