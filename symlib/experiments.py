@@ -36,6 +36,7 @@ import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
+from copy import deepcopy
 from functools import cache
 from pathlib import Path
 
@@ -465,19 +466,34 @@ def _hash_files(paths: Sequence[Path], root: Path) -> hashlib._Hash:
     return digest
 
 
+def _code_only(node: ast.AST) -> str:
+    """The code of a module or definition without its comments, docstrings or layout (``ast.unparse``
+    of the tree with every docstring removed): what can change what the code computes."""
+    node = deepcopy(node)
+    for part in ast.walk(node):
+        body = getattr(part, "body", None)
+        if (isinstance(part, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            part.body = body[1:] or [ast.Pass()]
+    return ast.unparse(node)
+
+
 def numeric_source_hash(package_dir: str | os.PathLike = PACKAGE_DIR) -> str:
     """Hash of the code that can change a run's numbers: ``NUMERIC_MODULES`` and this module's run
-    definitions (``RUN_DEFINITIONS``, by their source text; ``original`` is in because one approach
-    reproduces its code). Plots, profiling, checks, files and the book helpers are left out, so
-    editing them keeps every cached run."""
+    definitions (``RUN_DEFINITIONS``; ``original`` is in because one approach reproduces its code).
+    Plots, profiling, checks, files and the book helpers are left out, and so are comments,
+    docstrings and layout, so editing them keeps every cached run."""
     root = Path(package_dir)
-    digest = _hash_files([root / f"{name}.py" for name in NUMERIC_MODULES], root)
-    source = (root / "experiments.py").read_text()
-    for node in ast.parse(source).body:
+    digest = hashlib.sha256()
+    for name in NUMERIC_MODULES:
+        digest.update(f"{name}.py".encode())
+        digest.update(_code_only(ast.parse((root / f"{name}.py").read_text())).encode())
+    for node in ast.parse((root / "experiments.py").read_text()).body:
         names = ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef))
                  else [t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)])
         if set(names) & set(RUN_DEFINITIONS):
-            digest.update(ast.get_source_segment(source, node).encode())
+            digest.update(_code_only(node).encode())
     return digest.hexdigest()
 
 

@@ -148,6 +148,13 @@ def test_cache_key_follows_the_numbers_not_the_plots(tmp_path):
     text = (copy / "experiments.py").read_text()
     (copy / "experiments.py").write_text(text.replace('"""Every run\'s history', '"""The history of every run'))
     assert ex.numeric_source_hash(copy) == key, "editing plots or sweep code must keep every cached run"
+    # Comments, docstrings and layout of a numeric module change no number either.
+    layers_text = (copy / "layers.py").read_text()
+    assert '"""S_n-equivariant linear layer' in layers_text and "    def reset_parameters(self)" in layers_text
+    (copy / "layers.py").write_text(
+        layers_text.replace('"""S_n-equivariant linear layer', '"""The S_n-equivariant linear layer', 1)
+        .replace("    def reset_parameters(self)", "    # a comment that changes no number\n\n    def reset_parameters(self)", 1))
+    assert ex.numeric_source_hash(copy) == key, "a docstring or comment must keep every cached run"
     for numeric in ("layers.py", "train.py"):
         (copy / numeric).write_text((copy / numeric).read_text() + "\nX = 1\n")
         assert ex.numeric_source_hash(copy) != key, f"editing {numeric} must change the key"
