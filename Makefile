@@ -19,6 +19,13 @@ JB := $(VENV)/bin/jupyter-book build -W -n --keep-going --all
 PDF := _build/pdf/book.pdf
 QUICK_HTML := _build/quick/_build/html
 
+# glibc returns freed blocks above 128 kB to the OS and faults them back in on the next step, so
+# timings of large sets would measure the allocator's state (a DeepSets step at n = 4,096 took
+# ~3,600 page faults). Fixed thresholds keep freed activations for reuse, in every chapter's kernel
+# and nbval's. book/execute.py sets the same for direct runs.
+export MALLOC_MMAP_THRESHOLD_ := 67108864
+export MALLOC_TRIM_THRESHOLD_ := 134217728
+
 ifdef SCHEDULER
 # symlib.experiments.sweep reads it in every chapter's kernel (papermill passes the environment on).
 export SYMLIB_SCHEDULER := $(SCHEDULER)

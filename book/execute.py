@@ -53,6 +53,11 @@ NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
 # Versions that can change a chapter's numbers (git commit and dirty flag cannot: the source hashes do).
 NUMERIC_VERSIONS = ("python", "torch", "numpy", "scipy", "pandas", "matplotlib", "symlib", "machine")
 PROVENANCE_SOURCE = Path(symlib.provenance.__file__)  # glue and save_table shape what the page shows
+# Fixed glibc malloc thresholds for the kernels this starts (they inherit the environment), as the
+# Makefile sets them: freed activations are reused instead of being faulted back in every step,
+# which otherwise makes the cost chapter's timings depend on the allocator's state.
+for _name, _value in (("MALLOC_MMAP_THRESHOLD_", "67108864"), ("MALLOC_TRIM_THRESHOLD_", "134217728")):
+    os.environ.setdefault(_name, _value)
 
 
 class UsageError(Exception):
