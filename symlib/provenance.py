@@ -27,8 +27,8 @@ from typing import Any
 
 from .files import _check_path, atomic_write
 
-__all__ = ["require", "save_table", "glue", "save_checklist", "load_checklists", "versions", "load_records",
-           "MANIFEST_ENV", "RECORD_KEY"]
+__all__ = ["require", "save_table", "glue", "listing", "save_checklist", "load_checklists", "versions",
+           "load_records", "MANIFEST_ENV", "RECORD_KEY"]
 
 MANIFEST_ENV = "SYMLIB_TABLES_MANIFEST"
 RECORD_KEY = "symlib"  # nb.metadata[RECORD_KEY] holds a chapter's provenance record
@@ -164,6 +164,23 @@ def glue(name: str, value: Any) -> None:
         raise TypeError(f"value of glue {name!r} must be a number, a str, a matplotlib figure or an IPython "
                         f"display object (e.g. Markdown), got {type(value).__name__}")
     myst_glue(name, plain, display=False)
+
+
+def listing(items: Iterable[str], empty: str = "none") -> str:
+    """Items as an English list for glued prose: "a", "a and b", "a, b and c"; ``empty`` if none.
+
+    Items are written as they are (each must be a str); a glued list then reads as a sentence
+    whatever the data make it hold.
+    """
+    items = list(items)
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"items must be strings, got {item!r} ({type(item).__name__})")
+    if not isinstance(empty, str):
+        raise TypeError(f"empty must be a str, got {empty!r} ({type(empty).__name__})")
+    if not items:
+        return empty
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def save_checklist(checklist: dict, path: str | os.PathLike) -> Path:

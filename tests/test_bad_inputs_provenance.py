@@ -180,3 +180,10 @@ def test_each_on_a_string_does_not_check_its_letters():
     # Was: accepted, each letter of "abc" being a str.
     with pytest.raises(ValueError, match=r"^parameter 'chapters' must be a list of str, got 'toolkit'$"):
         provenance.require("chapters", "toolkit", str, each=str)
+
+
+@pytest.mark.parametrize("items, empty, match", [([1, "b"], "none", r"items must be strings, got 1 \(int\)"),
+                                                 (["a"], None, r"empty must be a str, got None")])
+def test_listing_refuses_what_it_cannot_write(items, empty, match):
+    with pytest.raises(TypeError, match=match):
+        provenance.listing(items, empty=empty)

@@ -153,3 +153,13 @@ def test_glue_draws_a_figure_once(monkeypatch):
     fig = plt.figure()
     provenance.glue("fig", fig)
     assert glued == [("fig", fig, False)] and not plt.fignum_exists(fig.number)
+
+
+@pytest.mark.parametrize("items, text", [([], "none"), (["a"], "a"), (["a", "b"], "a and b"),
+                                         (["a", "b", "c"], "a, b and c"), (iter(["x, y", "z"]), "x, y and z")])
+def test_listing_reads_as_english(items, text):
+    assert provenance.listing(items) == text
+
+
+def test_listing_names_what_is_empty():
+    assert provenance.listing([], empty="no model") == "no model"
