@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -15,3 +17,15 @@ def _deterministic():
 
 def rand64(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def assert_clear_error(call, error, argument, received=None):
+    """The standard every bad-input case meets: ``call()`` raises ``error`` with a message that names
+    ``argument`` (as a whole word), says what it got or expected, and, if ``received`` (a regex) is
+    given, shows the value it received."""
+    with pytest.raises(error, match=rf"(?<![\w.]){re.escape(argument)}(?!\w)") as info:
+        call()
+    message = str(info.value)
+    assert re.search(r"got|expected|must|exceed", message), message
+    if received is not None:
+        assert re.search(received, message), message
