@@ -25,6 +25,7 @@ import torch
 from scipy import stats
 
 from . import data, train
+from .groups import _check_int
 from .experiments import Config, _check_configs, load_model, pack_key
 
 __all__ = ["sets_at_size", "score_at_sizes", "logits_at_size", "logit_fit", "doubling", "threshold_accuracy", "FILLS",
@@ -32,14 +33,6 @@ __all__ = ["sets_at_size", "score_at_sizes", "logits_at_size", "logit_fit", "dou
 
 FILLS = ("normal",)  # besides any float: draws from the class-0 law, N(0, var0 I)
 SIZES_SEED = train.TEST_SEED  # the sets of size n come from a generator keyed by (SIZES_SEED, n)
-
-
-def _check_n(name: str, value, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int >= {low}, got {value!r} ({type(value).__name__})")
-    if value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value}")
-    return value
 
 
 def _check_fill(fill) -> float | str:
@@ -63,8 +56,8 @@ def threshold_accuracy(n: int, d: int, threshold: float, var0: float = 1.0, var1
     squared norms, var1 < var0), with equal priors: what a classifier that keeps one threshold on S
     at every size scores (the optimal rule at size m is ``data.bayes_threshold(m, d, var0, var1)``).
     """
-    _check_n("n", n)
-    _check_n("d", d)
+    _check_int("n", n, minimum=1)
+    _check_int("d", d, minimum=1)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
         raise TypeError(f"threshold must be a finite float, got {threshold!r}")
     if not (isinstance(var0, (int, float)) and isinstance(var1, (int, float)) and 0 < var1 < var0):
@@ -101,9 +94,9 @@ def sets_at_size(config: Config, n: int, count: int, seed: int = SIZES_SEED, fil
     if not isinstance(config, Config):
         raise TypeError(f"config must be a symlib.experiments.Config, got {type(config).__name__}")
     _variance_law(config)
-    _check_n("n", n)
-    _check_n("count", count)
-    _check_n("seed", seed, low=0)
+    _check_int("n", n, minimum=1)
+    _check_int("count", count, minimum=1)
+    _check_int("seed", seed, minimum=0)
     fill = _check_fill(fill)
     if _fixed_size(config) and n != config.n:
         raise ValueError(f"n must be {config.n} for approach {config.approach!r} (a dense network of one set size "
@@ -111,7 +104,7 @@ def sets_at_size(config: Config, n: int, count: int, seed: int = SIZES_SEED, fil
     generator = torch.Generator().manual_seed(_size_seed(seed, n))
     x, y = data.GaussianVarianceTask(n, config.d, config.var0, config.var1).sample(count, generator)
     if length is not None:
-        _check_n("length", length)
+        _check_int("length", length, minimum=1)
         if config.task != "variable_variance":
             raise ValueError(f"length is used only by runs of task 'variable_variance' (padded sets); task "
                              f"{config.task!r} got length={length}")
@@ -148,8 +141,8 @@ def score_at_sizes(configs: Sequence[Config], cache_dir: str | os.PathLike, size
     configs = _check_configs(configs)
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not len(sizes):
         raise TypeError(f"sizes must be a non-empty sequence of ints, got {sizes!r}")
-    sizes = [_check_n(f"sizes[{i}]", n) for i, n in enumerate(sizes)]
-    _check_n("test_size", test_size)
+    sizes = [_check_int(f"sizes[{i}]", n, minimum=1) for i, n in enumerate(sizes)]
+    _check_int("test_size", test_size, minimum=1)
     for config in configs:
         _variance_law(config)
         if _fixed_size(config) and any(n != config.n for n in sizes):
@@ -230,7 +223,7 @@ def logit_fit(configs: Sequence[Config], cache_dir: str | os.PathLike, sizes: Se
         raise TypeError(f"sizes must be a non-empty sequence of ints, got {sizes!r}")
     rows = []
     for i, n in enumerate(sizes):
-        _check_n(f"sizes[{i}]", n)
+        _check_int(f"sizes[{i}]", n, minimum=1)
         logits, llr, _ = logits_at_size(configs, cache_dir, n, count, seed)
         for member, config in enumerate(configs):
             line = stats.linregress(llr.numpy(), logits[member].numpy())
@@ -255,12 +248,12 @@ def doubling(configs: Sequence[Config], cache_dir: str | os.PathLike, sizes: Seq
     _any_size(configs)
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not len(sizes):
         raise TypeError(f"sizes must be a non-empty sequence of ints, got {sizes!r}")
-    _check_n("count", count)
+    _check_int("count", count, minimum=1)
     model = load_model(configs, cache_dir)
     members = len(configs)
     once, twice = [], []
     for i, n in enumerate(sizes):
-        _check_n(f"sizes[{i}]", n)
+        _check_int(f"sizes[{i}]", n, minimum=1)
         length = n if configs[0].task == "variable_variance" else None
         x, _, _ = sets_at_size(configs[0], n, count, seed, length=length)
         with torch.no_grad():
